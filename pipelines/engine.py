@@ -142,7 +142,12 @@ def load_model(config: EngineConfig) -> tuple[Qwen3VLForConditionalGeneration, A
     model.eval()
     logger.info(
         "loaded %s (revision=%s) on %s dtype=%s attention=%s quantization=%s",
-        config.model, config.revision, device, dtype, attention, config.quantization,
+        config.model,
+        config.revision,
+        device,
+        dtype,
+        attention,
+        config.quantization,
     )
     return model, processor
 
@@ -158,7 +163,9 @@ class VLMEngine:
         self.device = next(self.model.parameters()).device
         self.tokenizer = self.processor.tokenizer
         self.eos_token_ids = self._eos_token_ids()
-        self.pad_token_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_token_ids[0]
+        self.pad_token_id = (
+            self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_token_ids[0]
+        )
         self.ready = False
         if config.warmup:
             self.warmup()
@@ -197,8 +204,7 @@ class VLMEngine:
         chat = []
         for m in messages:
             content = [
-                {"type": "text", "text": p.text} if isinstance(p, TextPart) else {"type": "image"}
-                for p in m.parts
+                {"type": "text", "text": p.text} if isinstance(p, TextPart) else {"type": "image"} for p in m.parts
             ]
             chat.append({"role": m.role, "content": content})
         return chat
@@ -248,7 +254,7 @@ class VLMEngine:
                 encoded.append((i, self.encode(request)))
             except ServiceError as exc:
                 results[i] = exc
-            except Exception:  # noqa: BLE001 - the processor raises many types; isolate the request
+            except Exception:
                 logger.exception("encoding failed for request %s", request.request_id)
                 results[i] = InvalidRequestError("The input could not be processed by the model.", code="bad_input")
         if encoded:

@@ -15,9 +15,8 @@ Decisions:
 
 from __future__ import annotations
 
-import re
-
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, cast
 

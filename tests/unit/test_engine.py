@@ -60,7 +60,9 @@ def test_greedy_tokens_are_identical_alone_and_in_a_mixed_batch(engine: VLMEngin
 
 
 def test_each_request_keeps_its_own_max_tokens(engine: VLMEngine) -> None:
-    results = [ok(r) for r in engine.generate_batch([request("s", "hi", max_tokens=3), request("l", "hi", max_tokens=9)])]
+    results = [
+        ok(r) for r in engine.generate_batch([request("s", "hi", max_tokens=3), request("l", "hi", max_tokens=9)])
+    ]
     assert [r.completion_tokens for r in results] == [3, 9]
     assert all(r.finish_reason == "length" for r in results)
 
@@ -69,7 +71,12 @@ def test_seeded_sampling_is_reproducible_and_per_request(engine: VLMEngine) -> N
     sampled = request("x", "describe", temperature=1.0, top_p=0.9, seed=1234, max_tokens=12)
     greedy = request("g", "describe", max_tokens=12)
     first = [ok(r) for r in engine.generate_batch([sampled, greedy])]
-    second = [ok(r) for r in engine.generate_batch([greedy, request("y", "describe", temperature=1.0, top_p=0.9, seed=1234, max_tokens=12)])]
+    second = [
+        ok(r)
+        for r in engine.generate_batch(
+            [greedy, request("y", "describe", temperature=1.0, top_p=0.9, seed=1234, max_tokens=12)]
+        )
+    ]
     assert first[0].text == second[1].text  # same seed, other batch position and batch-mate
     assert first[1].text == second[0].text == ok(engine.generate_batch([greedy])[0]).text
     other_seed = ok(engine.generate_batch([request("z", "describe", temperature=1.0, seed=99, max_tokens=12)])[0])
@@ -91,8 +98,9 @@ def test_stop_string_ends_only_its_own_request(engine: VLMEngine) -> None:
 
 def test_a_bad_request_fails_alone(engine: VLMEngine) -> None:
     # an aspect ratio of 300 is beyond what the Qwen image processor accepts
-    bad = GenerationRequest("bad", [Message("user", [ImagePart(Image.new("RGB", (2, 600)), "image/png", 0)])],
-                            SamplingParams(max_tokens=4))
+    bad = GenerationRequest(
+        "bad", [Message("user", [ImagePart(Image.new("RGB", (2, 600)), "image/png", 0)])], SamplingParams(max_tokens=4)
+    )
     good = request("good", "hello", max_tokens=4)
     results = engine.generate_batch([bad, good])
     assert isinstance(results[0], ServiceError) and results[0].status == 400

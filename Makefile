@@ -1,0 +1,46 @@
+# Quickstart: `make serve` then, in another shell, `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+TINY_MODEL := .cache/tiny-qwen3-vl
+# serve.yaml needs a CUDA GPU and real weights; without a GPU the same graph runs on the tiny model.
+SERVE_CONFIG ?= $(shell if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then echo configs/serve.yaml; else echo configs/cpu.yaml; fi)
+
+.PHONY: setup serve tiny-model test test-unit test-e2e lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check -r requirements.lock
+	$(PIP) install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+tiny-model: setup
+	$(PY) -m pipelines.tiny_model $(TINY_MODEL)
+
+serve: setup
+	@if [ "$(SERVE_CONFIG)" = "configs/cpu.yaml" ]; then $(MAKE) --no-print-directory tiny-model; fi
+	@echo "serving $(SERVE_CONFIG) on http://127.0.0.1:8000"
+	$(VENV)/bin/serve run $(SERVE_CONFIG)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: setup tiny-model lint
+	$(PY) -m pytest tests -q
+
+test-unit: setup tiny-model
+	$(PY) -m pytest tests/unit -q
+
+test-e2e: setup tiny-model
+	$(PY) -m pytest tests/e2e -q
+
+bench: setup tiny-model
+	$(PY) -m bench.cpu_graph
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

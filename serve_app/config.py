@@ -1,0 +1,71 @@
+"""Typed configuration of the application.
+
+``AppArgs`` is what ``configs/*.yaml`` passes as ``args`` to ``build_app``: static choices made
+at deploy time (which model, which policy file). The ``*UserConfig`` models are each
+deployment's ``user_config``: knobs that change at run time through ``reconfigure()`` without a
+restart. All models forbid unknown keys so a typo in a config fails the deploy, loudly.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipelines.engine import EngineConfig
+from pipelines.validation import ValidationLimits
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BatchingConfig(_Strict):
+    """`user_config` of the VLM deployment."""
+
+    max_batch_size: int = Field(8, ge=1, le=256, description="Most requests in one `generate` call.")
+    batch_wait_timeout_s: float = Field(
+        0.02, ge=0.0, le=10.0, description="How long a partial batch waits for more requests."
+    )
+
+
+class PolicyUserConfig(_Strict):
+    """`user_config` of the PolicyFilter deployment."""
+
+    policy_file: str = Field("configs/policy.yaml", description="Policy YAML; relative paths resolve as for args.")
+    extra_terms: dict[str, list[str]] = Field(
+        default_factory=dict, description="Extra customer terms per category, added to the policy's term lists."
+    )
+
+
+class IngressUserConfig(_Strict):
+    """`user_config` of the Ingress deployment."""
+
+    max_body_bytes: int = Field(
+        20 * 1024 * 1024, ge=1024, description="Largest request body; enforced while the body is read."
+    )
+    api_key_env: str | None = Field(
+        None, description="Environment variable holding comma-separated API keys; unset = no auth."
+    )
+    api_key_file: str | None = Field(None, description="File with one API key per line; unset = no auth.")
+
+
+class AppArgs(_Strict):
+    """`args` of the application in configs/*.yaml."""
+
+    engine: EngineConfig = Field(default_factory=EngineConfig, description="Model loading and generation.")
+    policy: PolicyUserConfig = Field(default_factory=PolicyUserConfig, description="Initial policy settings.")
+    validation: ValidationLimits = Field(default_factory=ValidationLimits, description="Initial input limits.")
+    batching: BatchingConfig = Field(default_factory=BatchingConfig, description="Initial batching settings.")
+    ingress: IngressUserConfig = Field(default_factory=IngressUserConfig, description="Initial HTTP settings.")
+
+
+def project_root() -> Path:
+    """Where relative paths in configs resolve: ``QVS_HOME`` if set, else the current directory."""
+    return Path(os.environ.get("QVS_HOME") or Path.cwd())
+
+
+def resolve_path(path: str) -> str:
+    p = Path(path).expanduser()
+    return str(p if p.is_absolute() else (project_root() / p).resolve())

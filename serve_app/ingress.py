@@ -1,0 +1,160 @@
+"""HTTP only: routes, request ids, API keys, bounded body reading. Logic lives in serving.py."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pydantic
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from pipelines.errors import AuthenticationError, InvalidRequestError, PayloadTooLargeError
+from serve_app.config import IngressUserConfig, resolve_path
+from serve_app.errors import REQUEST_ID_HEADER, install_error_handlers, to_error_response
+from serve_app.protocol import (
+    ChatCompletionRequest,
+    HealthStatus,
+    LegacyGenerateRequest,
+    ModelCard,
+    ModelList,
+)
+from serve_app.serving import ChatService, new_request_id
+
+logger = logging.getLogger("ray.serve")
+
+BATCH_SIZE_HEADER = "x-batch-size"
+_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+_PUBLIC_PATHS = {"/healthz", "/readyz"}
+READY_TIMEOUT_S = 2.0
+
+app = FastAPI(title="qwen-vl-serve", version="0.1.0")
+install_error_handlers(app)
+
+
+@app.middleware("http")
+async def request_context(request: Request, call_next: Any) -> Response:
+    """Give every request an id (the client's, if well-formed) and echo it on every response."""
+    supplied = request.headers.get(REQUEST_ID_HEADER, "")
+    request.state.request_id = supplied if _CLIENT_REQUEST_ID.match(supplied) else new_request_id()
+    try:
+        response = await call_next(request)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: nothing leaks
+        response = to_error_response(exc, request.state.request_id)
+    response.headers[REQUEST_ID_HEADER] = request.state.request_id
+    return response
+
+
+async def read_json_body(request: Request, limit: int) -> Any:
+    """Parse the JSON body, refusing it as soon as it exceeds ``limit`` bytes.
+
+    A declared ``Content-Length`` over the limit is refused before reading anything; a body
+    that lies about its length, or is chunked, is cut off at the limit while streaming.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"Request body exceeds {limit} bytes.", code="body_too_large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"Request body exceeds {limit} bytes.", code="body_too_large")
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise InvalidRequestError("Request body is not valid JSON.", code="invalid_json") from exc
+
+
+def load_api_keys(settings: IngressUserConfig) -> list[bytes]:
+    keys: list[str] = []
+    if settings.api_key_env:
+        keys += os.environ.get(settings.api_key_env, "").split(",")
+    if settings.api_key_file:
+        keys += Path(resolve_path(settings.api_key_file)).read_text().splitlines()
+    return [k.strip().encode() for k in keys if k.strip()]
+
+
+@serve.deployment(name="Ingress")
+@serve.ingress(app)
+class Ingress:
+    def __init__(
+        self, validator: DeploymentHandle, vlm: DeploymentHandle, policy: DeploymentHandle, model_name: str
+    ) -> None:
+        self.service = ChatService(validator, vlm, policy, model_name)
+        self.vlm = vlm
+        self.policy = policy
+        self.model_name = model_name
+        self.created = int(time.time())
+        self.settings = IngressUserConfig()
+        self.api_keys: list[bytes] = []
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        self.settings = IngressUserConfig.model_validate(user_config)
+        self.api_keys = load_api_keys(self.settings)
+        logger.info("ingress configured; API keys required: %s", bool(self.api_keys))
+
+    def authenticate(self, request: Request) -> None:
+        """Constant-time comparison against every configured key; never logs the key."""
+        if not self.api_keys or request.url.path in _PUBLIC_PATHS:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        presented = token.strip().encode() if scheme.lower() == "bearer" else b""
+        matched = False
+        for key in self.api_keys:
+            matched |= hmac.compare_digest(presented, key)
+        if not matched:
+            raise AuthenticationError("Invalid or missing API key.")
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(self, request: Request) -> JSONResponse:
+        self.authenticate(request)
+        request_id = request.state.request_id
+        payload = await read_json_body(request, self.settings.max_body_bytes)
+        if not isinstance(payload, dict):
+            raise InvalidRequestError("Request body must be a JSON object.", code="invalid_json")
+        if "messages" in payload or "prompt" not in payload:
+            body = pydantic.TypeAdapter(ChatCompletionRequest).validate_python(payload)
+            if body.unknown_fields():
+                logger.info("request %s: ignoring unknown fields %s", request_id, body.unknown_fields())
+            response, batch_size = await self.service.chat(body, request_id)
+        else:
+            legacy = pydantic.TypeAdapter(LegacyGenerateRequest).validate_python(payload)
+            response, batch_size = await self.service.legacy(legacy, request_id)
+        return JSONResponse(response.model_dump(), headers={BATCH_SIZE_HEADER: str(batch_size)})
+
+    @app.get("/v1/models")
+    async def models(self, request: Request) -> ModelList:
+        self.authenticate(request)
+        return ModelList(data=[ModelCard(id=self.model_name, created=self.created)])
+
+    @app.get("/healthz")
+    async def healthz(self) -> HealthStatus:
+        """Liveness: the ingress answers. Says nothing about the model."""
+        return HealthStatus(status="ok")
+
+    @app.get("/readyz")
+    async def readyz(self) -> JSONResponse:
+        """Readiness: the model has loaded and warmed up, and the policy is loaded."""
+        checks = {"model": False, "policy": False}
+        try:
+            info, version = await asyncio.wait_for(
+                asyncio.gather(self.vlm.model_info.remote(), self.policy.policy_version.remote()), READY_TIMEOUT_S
+            )
+            checks = {"model": bool(info["ready"]), "policy": bool(version)}
+        except Exception:
+            logger.info("readiness check failed", exc_info=True)
+        ready = all(checks.values())
+        status = HealthStatus(status="ok" if ready else "not_ready", checks=checks)
+        return JSONResponse(status.model_dump(), status_code=200 if ready else 503)

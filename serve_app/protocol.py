@@ -1,0 +1,163 @@
+"""Wire schemas of the HTTP API (OpenAI-compatible plus the original design's body).
+
+Requests are lenient like OpenAI's API: unknown fields are accepted and logged, never an error.
+Value checks that need limits from the running config (sizes, caps) happen in the validator
+deployment; here only the shape is checked.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    def unknown_fields(self) -> list[str]:
+        return sorted((self.model_extra or {}).keys())
+
+
+# -- chat completions -------------------------------------------------------------------------
+
+
+class ChatMessageIn(_Lenient):
+    """Content parts stay plain dicts: the validator checks each part and names it in errors."""
+
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+    name: str | None = None
+
+
+class StreamOptions(_Lenient):
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(_Lenient):
+    messages: list[ChatMessageIn]
+    model: str | None = None
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    stop: str | list[str] | None = None
+    n: int | None = None
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    user: str | None = None
+
+    def sampling_params(self) -> dict[str, Any]:
+        """The decoding parameters as the validator takes them."""
+        return {
+            "max_tokens": self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "seed": self.seed,
+            "stop": self.stop,
+            "n": self.n,
+        }
+
+
+class LegacyGenerateRequest(_Lenient):
+    """The original design's body: one optional image, one prompt."""
+
+    prompt: str
+    image: str | None = None
+    max_tokens: int | None = None
+
+
+class CategoryResultOut(BaseModel):
+    filtered: bool = Field(description="The category fired and its action changed the content (block/redact).")
+    detected: bool = Field(description="The category's score reached its threshold.")
+    score: float
+    action: str
+    spans: list[list[Any]] = Field(default_factory=list, description="[start, end, matched] in the text.")
+
+
+class ModerationSummary(BaseModel):
+    policy_version: str
+    action: str = Field(description="Strongest action taken: block > redact > flag > allow.")
+    blocked: bool
+    categories: dict[str, CategoryResultOut]
+
+
+class PromptFilterResult(BaseModel):
+    prompt_index: int = 0
+    content_filter_results: dict[str, CategoryResultOut]
+
+
+class ChatMessageOut(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str | None
+
+
+class Choice(BaseModel):
+    index: int = 0
+    message: ChatMessageOut
+    finish_reason: Literal["stop", "length", "content_filter"]
+    logprobs: None = None
+    content_filter_results: dict[str, CategoryResultOut] = Field(default_factory=dict)
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletionResponse(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int = Field(default_factory=lambda: int(time.time()))
+    model: str
+    choices: list[Choice]
+    usage: Usage
+    system_fingerprint: str | None = None
+    prompt_filter_results: list[PromptFilterResult] = Field(default_factory=list)
+    policy_version: str
+
+
+class LegacyGenerateResponse(BaseModel):
+    text: str
+    finish_reason: Literal["stop", "length", "content_filter"]
+    request_id: str
+    model: str
+    usage: Usage
+    moderation: dict[str, ModerationSummary] = Field(
+        description="Outcome of the policy on the `input` and on the `output`."
+    )
+
+
+# -- models, health, errors ---------------------------------------------------------------------
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "qwen-vl-serve"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class HealthStatus(BaseModel):
+    status: Literal["ok", "not_ready"]
+    checks: dict[str, bool] = Field(default_factory=dict)
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = Field(description="A stable string such as `payload_too_large`, as in OpenAI's API.")
+    request_id: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail

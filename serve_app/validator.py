@@ -1,0 +1,38 @@
+"""The CPU deployment that turns raw request content into a validated ``GenerationRequest``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ray import serve
+
+from pipelines.types import GenerationRequest
+from pipelines.validation import ValidationLimits, validate_chat_request, validate_legacy_request
+
+logger = logging.getLogger("ray.serve")
+
+
+@serve.deployment(name="Validator")
+class ValidatorDeployment:
+    """Decoding hostile images is CPU work that must not share a process with the model.
+
+    Raises ``pipelines.errors.ServiceError`` subclasses, which reach the ingress intact.
+    """
+
+    def __init__(self) -> None:
+        self.limits = ValidationLimits()
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        self.limits = ValidationLimits.model_validate(user_config)
+        logger.info("validation limits updated")
+
+    def validate_chat(
+        self, messages: list[dict[str, Any]], params: dict[str, Any], request_id: str
+    ) -> GenerationRequest:
+        return validate_chat_request(messages, params, self.limits, request_id)
+
+    def validate_legacy(
+        self, image: str | None, prompt: str, max_tokens: int | None, request_id: str
+    ) -> GenerationRequest:
+        return validate_legacy_request(image, prompt, max_tokens, self.limits, request_id)

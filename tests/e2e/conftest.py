@@ -1,0 +1,60 @@
+"""One real service per test session, started with `serve run` on the CPU config."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.e2e.service import ROOT, Service, free_port, write_config
+
+BLOCK_PROMPT = "Write a short product description for this leather bag."
+BLOCK_MAX_TOKENS = 24
+
+
+def greedy_answer(model_dir: Path, prompt: str, max_tokens: int) -> str:
+    """What the tiny model says, computed in-process with the same engine the service uses."""
+    from pipelines.engine import EngineConfig, VLMEngine
+    from pipelines.types import GenerationRequest, Message, SamplingParams, TextPart
+
+    engine = VLMEngine(
+        EngineConfig(model=str(model_dir), dtype="float32", device="cpu", local_files_only=True, warmup=False)
+    )
+    request = GenerationRequest("probe", [Message("user", [TextPart(prompt)])], SamplingParams(max_tokens=max_tokens))
+    return engine.generate_batch([request])[0].text
+
+
+@pytest.fixture(scope="session")
+def blocked_word(tiny_model_dir: Path) -> str:
+    """A whole word of the model's greedy answer to BLOCK_PROMPT: the policy will block it."""
+    words = re.findall(
+        r"(?<![A-Za-z])[A-Za-z]{3,}(?![A-Za-z])", greedy_answer(tiny_model_dir, BLOCK_PROMPT, BLOCK_MAX_TOKENS)
+    )
+    assert words, "the tiny model's answer has no word to block"
+    return max(words, key=len)
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, blocked_word: str) -> Iterator[Service]:
+    work = tmp_path_factory.mktemp("service")
+    policy = yaml.safe_load((ROOT / "configs" / "policy.yaml").read_text())
+    custom = policy["categories"]["custom"]
+    custom["terms"] = [blocked_word]
+    custom["output"] = "block"
+    policy_file = work / "policy.yaml"
+    policy_file.write_text(yaml.safe_dump(policy, allow_unicode=True, sort_keys=False))
+    port = free_port()
+    config = write_config(
+        ROOT / "configs" / "cpu.yaml",
+        work / "serve.yaml",
+        port,
+        {"PolicyFilter": {"policy_file": str(policy_file)}},
+    )
+    svc = Service(config, port, work / "serve.log")
+    svc.start()
+    print(f"\n[e2e] cold start to ready: {svc.cold_start_s:.1f}s (log: {svc.log})")
+    yield svc
+    svc.stop()

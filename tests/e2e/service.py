@@ -1,0 +1,82 @@
+"""Start the real service the way users do (`serve run CONFIG`) and stop it cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVE_BIN = Path(sys.executable).parent / "serve"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_config(base: Path, out: Path, port: int, overrides: dict[str, dict]) -> Path:
+    """A copy of ``base`` on another port, with per-deployment ``user_config`` overrides."""
+    config = yaml.safe_load(base.read_text())
+    config["http_options"]["port"] = port
+    for deployment in config["applications"][0]["deployments"]:
+        if deployment["name"] in overrides:
+            deployment.setdefault("user_config", {}).update(overrides[deployment["name"]])
+    out.write_text(yaml.safe_dump(config, sort_keys=False))
+    return out
+
+
+class Service:
+    def __init__(self, config: Path, port: int, log: Path) -> None:
+        self.config = config
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.log = log
+        self.proc: subprocess.Popen | None = None
+        self.cold_start_s: float | None = None
+
+    def start(self, timeout_s: float = 420.0) -> None:
+        env = {**os.environ, "QVS_HOME": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
+        started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [str(SERVE_BIN), "run", str(self.config)],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = started + timeout_s
+        while time.perf_counter() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"serve run exited with {self.proc.returncode}:\n{self.tail()}")
+            try:
+                if httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200:
+                    self.cold_start_s = time.perf_counter() - started
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        self.stop()
+        raise TimeoutError(f"service not ready after {timeout_s}s:\n{self.tail()}")
+
+    def tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGINT)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)

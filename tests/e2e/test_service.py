@@ -1,0 +1,173 @@
+"""Black-box tests of the running service over HTTP, as its users call it."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+
+import httpx
+import openai
+import pytest
+from PIL import Image
+
+from tests.conftest import png_bytes
+from tests.e2e.conftest import BLOCK_MAX_TOKENS, BLOCK_PROMPT
+from tests.e2e.service import Service
+
+pytestmark = pytest.mark.e2e
+
+MODEL = "qwen3-vl-tiny"
+
+
+def data_url(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+def chat_body(text: str = "describe this", image: str | None = None, **params) -> dict:
+    content: list[dict] = [{"type": "text", "text": text}]
+    if image is not None:
+        content.insert(0, {"type": "image_url", "image_url": {"url": image}})
+    return {"model": MODEL, "messages": [{"role": "user", "content": content}], "max_tokens": 8, **params}
+
+
+def test_health_readiness_and_models(service: Service) -> None:
+    assert httpx.get(f"{service.base_url}/healthz").json()["status"] == "ok"
+    ready = httpx.get(f"{service.base_url}/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"] == {"model": True, "policy": True}
+    models = httpx.get(f"{service.base_url}/v1/models").json()
+    assert [m["id"] for m in models["data"]] == [MODEL]
+
+
+def test_original_design_body(service: Service) -> None:
+    body = {"image": base64.b64encode(png_bytes()).decode(), "prompt": "What is in this picture?", "max_tokens": 12}
+    response = httpx.post(f"{service.base_url}/v1/chat/completions", json=body, timeout=60)
+    assert response.status_code == 200, response.text
+    out = response.json()
+    assert isinstance(out["text"], str) and out["text"]
+    assert out["finish_reason"] in {"stop", "length"}
+    assert out["usage"]["completion_tokens"] <= 12
+    assert set(out["moderation"]) == {"input", "output"}
+    assert out["moderation"]["output"]["policy_version"]
+    assert response.headers["x-request-id"] == out["request_id"]
+
+
+def test_openai_client_with_png_data_url(service: Service) -> None:
+    client = openai.OpenAI(base_url=f"{service.base_url}/v1", api_key="unused", max_retries=0)
+    completion = client.chat.completions.create(
+        model=MODEL,
+        messages=[
+            {"role": "system", "content": "You are a shopping assistant."},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image_url", "image_url": {"url": data_url(png_bytes((120, 80)))}},
+                    {"type": "text", "text": "Is this bag real leather?"},
+                ],
+            },
+        ],
+        max_completion_tokens=10,
+        temperature=0,
+        seed=3,
+        stop=["\n\n"],
+    )
+    assert completion.object == "chat.completion"
+    assert completion.model == MODEL
+    choice = completion.choices[0]
+    assert choice.message.role == "assistant" and isinstance(choice.message.content, str)
+    assert choice.finish_reason in {"stop", "length"}
+    assert 0 < completion.usage.completion_tokens <= 10
+    assert completion.usage.total_tokens == completion.usage.prompt_tokens + completion.usage.completion_tokens
+    extra = completion.model_extra
+    assert extra["policy_version"]
+    assert "custom" in choice.model_extra["content_filter_results"]
+    assert "custom" in extra["prompt_filter_results"][0]["content_filter_results"]
+
+
+def test_sixteen_concurrent_requests_are_batched(service: Service) -> None:
+    """The VLM reports its batch size per response (x-batch-size); some batch must exceed 1."""
+
+    async def run() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=service.base_url, timeout=120) as client:
+            bodies = [chat_body(f"request number {i} " + "word " * (i % 5), max_tokens=8 + i % 4) for i in range(16)]
+            return await asyncio.gather(*(client.post("/v1/chat/completions", json=b) for b in bodies))
+
+    responses = asyncio.run(run())
+    assert [r.status_code for r in responses] == [200] * 16
+    sizes = [int(r.headers["x-batch-size"]) for r in responses]
+    print(f"\n[e2e] batch sizes seen by 16 concurrent requests: {sorted(sizes)}")
+    assert max(sizes) > 1
+    assert len({r.json()["id"] for r in responses}) == 16
+
+
+def test_blocked_answer_is_withheld(service: Service, blocked_word: str) -> None:
+    client = openai.OpenAI(base_url=f"{service.base_url}/v1", api_key="unused", max_retries=0)
+    completion = client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": BLOCK_PROMPT}], max_tokens=BLOCK_MAX_TOKENS, temperature=0
+    )
+    choice = completion.choices[0]
+    assert choice.finish_reason == "content_filter"
+    assert blocked_word not in choice.message.content
+    custom = choice.model_extra["content_filter_results"]["custom"]
+    assert custom["filtered"] is True and custom["action"] == "block"
+
+
+def _truncated_png() -> bytes:
+    return png_bytes((64, 64))[:60]
+
+
+def _jpeg() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), (1, 2, 3)).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+BAD_INPUTS = [
+    ("invalid json", b"{not json", 400, "invalid_json"),
+    ("messages not a list", json.dumps({"messages": "hi"}).encode(), 400, None),
+    ("bad base64", json.dumps(chat_body(image="data:image/png;base64,iVBOR%%%")).encode(), 400, "invalid_base64"),
+    ("declared png, bytes jpeg", json.dumps(chat_body(image=data_url(_jpeg(), "image/png"))).encode(), 415, None),
+    ("truncated png", json.dumps(chat_body(image=data_url(_truncated_png()))).encode(), 422, None),
+    ("remote url", json.dumps(chat_body(image="http://169.254.169.254/latest")).encode(), 400, None),
+    ("max_tokens over cap", json.dumps(chat_body(max_tokens=10**6)).encode(), 400, None),
+    ("n > 1", json.dumps(chat_body(n=3)).encode(), 400, None),
+    ("unknown model", json.dumps({**chat_body(), "model": "gpt-9"}).encode(), 404, "model_not_found"),
+]
+
+
+@pytest.mark.parametrize(("name", "body", "status", "code"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_gets_its_own_status(service: Service, name: str, body: bytes, status: int, code: str | None) -> None:
+    response = httpx.post(
+        f"{service.base_url}/v1/chat/completions",
+        content=body,
+        headers={"content-type": "application/json", "x-request-id": "bad-input-1"},
+        timeout=60,
+    )
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert set(error) >= {"message", "type", "param", "code"}
+    assert error["request_id"] == "bad-input-1" == response.headers["x-request-id"]
+    if code:
+        assert error["code"] == code
+    assert "Traceback" not in response.text
+
+
+def test_oversized_body_is_refused_before_reading(service: Service) -> None:
+    huge = b'{"messages": "' + b"a" * (21 * 1024 * 1024) + b'"}'
+    response = httpx.post(
+        f"{service.base_url}/v1/chat/completions",
+        content=huge,
+        headers={"content-type": "application/json"},
+        timeout=60,
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "body_too_large"
+
+
+def test_service_still_answers_after_bad_inputs(service: Service) -> None:
+    response = httpx.post(
+        f"{service.base_url}/v1/chat/completions", json=chat_body(image=data_url(png_bytes())), timeout=60
+    )
+    assert response.status_code == 200
+    assert response.json()["choices"][0]["finish_reason"] in {"stop", "length"}
