@@ -1,0 +1,7 @@
+"""Durable audit log of moderation decisions (journal + SQL store); see ``pipelines.audit.log``."""
+
+from pipelines.audit.config import AuditConfig, FailMode
+from pipelines.audit.log import AuditLog
+from pipelines.audit.record import Action, AuditRecord, Direction, content_sha256
+
+__all__ = ["Action", "AuditConfig", "AuditLog", "AuditRecord", "Direction", "FailMode", "content_sha256"]

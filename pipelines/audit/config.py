@@ -1,0 +1,67 @@
+"""Configuration of the moderation audit log."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+FailMode = Literal["fail_open", "fail_closed"]
+
+
+class AuditConfig(BaseModel):
+    """Where moderation decisions are recorded and how hard the log tries.
+
+    ``fail_mode`` is advice to callers, not behaviour of the log: ``AuditLog`` only reports
+    its state through ``health()`` and raises from ``record()`` when even the local journal
+    cannot be written. A caller in ``fail_closed`` mode refuses to serve (e.g. HTTP 503)
+    when ``record()`` raises or ``health()["ok"]`` is false; in ``fail_open`` mode it
+    serves anyway and alerts. While only the database is down, records are safe in the
+    journal, so ``fail_open`` loses nothing unless the journal disk is lost too.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(
+        "sqlite:///.cache/audit.db",
+        min_length=1,
+        description="SQLAlchemy database URL. SQLite, PostgreSQL and MySQL/MariaDB work (install their driver); "
+        "the parent directory of a SQLite file is created on first use.",
+    )
+    journal_dir: str = Field(
+        ".cache/audit-journal",
+        min_length=1,
+        description="Write-ahead journal directory (local disk). Several processes may share it: each owns its "
+        "segments, and segments of a dead process are replayed by the next process that starts.",
+    )
+    flush_interval_s: float = Field(
+        0.2, gt=0, description="Longest time a record waits in the journal before the writer inserts it."
+    )
+    batch_size: int = Field(
+        256, ge=1, description="Records per journal segment; a full segment is inserted at once, in one transaction."
+    )
+    fsync: bool = Field(
+        True, description="fsync each journal append, so a record survives a power loss, not only a process crash."
+    )
+    fail_mode: FailMode = Field(
+        "fail_open",
+        description="What callers should do while the audit store is unhealthy: 'fail_open' serves anyway, "
+        "'fail_closed' refuses requests. Advisory: the log itself only reports health.",
+    )
+    keep_content: bool = Field(
+        False,
+        description="Store the moderated text itself. When false, content is dropped before the journal is written "
+        "and only its SHA-256 is kept.",
+    )
+    retry_initial_s: float = Field(0.5, gt=0, description="First delay before retrying a failed database write.")
+    retry_max_s: float = Field(30.0, gt=0, description="Longest delay between retries; delays double up to it.")
+    max_query_limit: int = Field(1000, ge=1, description="Largest page size `query` returns, whatever is asked.")
+    close_timeout_s: float = Field(
+        5.0, ge=0, description="How long `close()` (and the atexit hook) keeps trying to insert pending records."
+    )
+
+    @model_validator(mode="after")
+    def _check_retry(self) -> AuditConfig:
+        if self.retry_max_s < self.retry_initial_s:
+            raise ValueError("retry_max_s must be >= retry_initial_s")
+        return self
