@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pipelines.data_url import parse_image_source
 from pipelines.errors import InvalidRequestError, PayloadTooLargeError, ServiceError
 from pipelines.images import ImageLimits, decode_image
+from pipelines.remote_fetch import RemoteFetchConfig, fetch_image, is_remote_url
 from pipelines.types import GenerationRequest, ImagePart, Message, Role, SamplingParams, TextPart
 
 _ROLES: frozenset[str] = frozenset({"system", "user", "assistant"})
@@ -75,6 +76,10 @@ class ValidationLimits(BaseModel):
     default_max_tokens: int = Field(256, gt=0, description="`max_tokens` used when the request sets none.")
     max_stop_sequences: int = Field(4, ge=0, description="Most stop strings in `stop`.")
     max_stop_chars: int = Field(64, gt=0, description="Longest stop string, in characters.")
+    remote_images: RemoteFetchConfig = Field(
+        default_factory=RemoteFetchConfig,
+        description="Fetching of http(s) image URLs; refused unless `allowed_hosts` lists the host.",
+    )
 
     @model_validator(mode="after")
     def _check_consistency(self) -> ValidationLimits:
@@ -114,8 +119,7 @@ def validate_chat_request(
 ) -> GenerationRequest:
     pending = _check_messages(messages, limits)
     sampling = validate_sampling_params(params, limits)
-    image_limits = limits.image_limits
-    built = [Message(role=role, parts=[_materialize(part, image_limits) for part in parts]) for role, parts in pending]
+    built = [Message(role=role, parts=[_materialize(part, limits) for part in parts]) for role, parts in pending]
     return GenerationRequest(request_id=request_id, messages=built, params=sampling)
 
 
@@ -266,11 +270,19 @@ def _check_counts(checked: list[tuple[Role, list[_PendingPart]]], limits: Valida
         )
 
 
-def _materialize(part: _PendingPart, limits: ImageLimits) -> TextPart | ImagePart:
+def _materialize(part: _PendingPart, limits: ValidationLimits) -> TextPart | ImagePart:
     if isinstance(part, TextPart):
         return part
-    declared, data = parse_image_source(part.url, max_encoded_bytes=limits.max_encoded_bytes, param=part.param)
-    return decode_image(data, declared_type=declared, limits=limits, param=part.param)
+    image_limits = limits.image_limits
+    if is_remote_url(part.url) and limits.remote_images.allowed_hosts:
+        remote = limits.remote_images
+        capped = remote.model_copy(update={"max_bytes": min(remote.max_bytes, image_limits.max_encoded_bytes)})
+        declared, data = fetch_image(part.url, capped, param=part.param)
+    else:
+        declared, data = parse_image_source(
+            part.url, max_encoded_bytes=image_limits.max_encoded_bytes, param=part.param
+        )
+    return decode_image(data, declared_type=declared, limits=image_limits, param=part.param)
 
 
 # --- sampling parameters -----------------------------------------------------------------------

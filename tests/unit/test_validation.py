@@ -336,3 +336,19 @@ def test_text_that_merely_mentions_angle_brackets_is_fine() -> None:
         [{"role": "user", "content": "a <b> tag and | pipes |>"}], {}, ValidationLimits(), "r"
     )
     assert request.messages[0].text == "a <b> tag and | pipes |>"
+
+
+def test_remote_urls_are_refused_by_default() -> None:
+    messages = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]}]
+    with pytest.raises(InvalidRequestError) as info:
+        validate_chat_request(messages, {}, ValidationLimits(), "r")
+    assert info.value.code == "remote_url_not_allowed"
+    assert info.value.param == "messages[0].content[0].image_url.url"
+
+
+def test_allow_listed_remote_host_still_refuses_private_addresses() -> None:
+    limits = ValidationLimits(remote_images={"allowed_hosts": ["127.0.0.1"], "allowed_schemes": ["http"]})
+    messages = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://127.0.0.1:9/a.png"}}]}]
+    with pytest.raises(InvalidRequestError) as info:
+        validate_chat_request(messages, {}, limits, "r")
+    assert info.value.code == "remote_address_not_allowed"
