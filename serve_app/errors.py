@@ -21,7 +21,6 @@ from serve_app.protocol import ErrorDetail, ErrorResponse
 
 logger = logging.getLogger("ray.serve")
 
-REQUEST_ID_HEADER = "x-request-id"
 RETRY_AFTER_S = "1"
 
 _HTTP_ERROR_TYPES = {
@@ -48,7 +47,7 @@ def error_response(
     body = ErrorResponse(
         error=ErrorDetail(message=message, type=error_type, param=param, code=code, request_id=request_id)
     )
-    headers = {REQUEST_ID_HEADER: request_id} if request_id else {}
+    headers: dict[str, str] = {}
     if status in (429, 503):
         headers["retry-after"] = RETRY_AFTER_S
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)

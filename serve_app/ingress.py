@@ -1,7 +1,5 @@
 """HTTP only: routes, request ids, API keys, bounded body reading. Logic lives in serving.py."""
 
-from __future__ import annotations
-
 import asyncio
 import hmac
 import json
@@ -20,7 +18,7 @@ from ray.serve.handle import DeploymentHandle
 
 from pipelines.errors import AuthenticationError, InvalidRequestError, PayloadTooLargeError
 from serve_app.config import IngressUserConfig, resolve_path
-from serve_app.errors import REQUEST_ID_HEADER, install_error_handlers, to_error_response
+from serve_app.errors import install_error_handlers, to_error_response
 from serve_app.protocol import (
     ChatCompletionRequest,
     HealthStatus,
@@ -33,6 +31,7 @@ from serve_app.serving import ChatService, new_request_id
 logger = logging.getLogger("ray.serve")
 
 BATCH_SIZE_HEADER = "x-batch-size"
+REQUEST_ID_HEADER = "x-request-id"
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 _PUBLIC_PATHS = {"/healthz", "/readyz"}
 READY_TIMEOUT_S = 2.0
@@ -43,15 +42,28 @@ install_error_handlers(app)
 
 @app.middleware("http")
 async def request_context(request: Request, call_next: Any) -> Response:
-    """Give every request an id (the client's, if well-formed) and echo it on every response."""
+    """Give every request an id and echo it on every response.
+
+    Under Serve the proxy already assigns one (the client's ``x-request-id`` if sent) and adds the
+    header to the response, and replica logs carry it: use that id so logs, header and error
+    bodies agree. Outside Serve (in-process tests) take a well-formed client id or make one.
+    """
+    serve_id = serve_request_id()
     supplied = request.headers.get(REQUEST_ID_HEADER, "")
-    request.state.request_id = supplied if _CLIENT_REQUEST_ID.match(supplied) else new_request_id()
+    request.state.request_id = serve_id or (supplied if _CLIENT_REQUEST_ID.match(supplied) else new_request_id())
     try:
         response = await call_next(request)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: nothing leaks
         response = to_error_response(exc, request.state.request_id)
-    response.headers[REQUEST_ID_HEADER] = request.state.request_id
+    if not serve_id:
+        response.headers[REQUEST_ID_HEADER] = request.state.request_id
     return response
+
+
+def serve_request_id() -> str | None:
+    from ray.serve.context import _get_serve_request_context
+
+    return _get_serve_request_context().request_id or None
 
 
 async def read_json_body(request: Request, limit: int) -> Any:
