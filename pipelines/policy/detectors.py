@@ -10,7 +10,9 @@ import ahocorasick
 
 from pipelines.policy.checksums import VALIDATORS
 from pipelines.policy.config import Policy
-from pipelines.policy.normalize import NormalizedText, compact_term, fold_char, is_latin
+from pipelines.policy.normalize import NormalizedText, compact_term, is_invisible, is_latin
+
+RULE_SCORE = 1.0  # a term or pattern hit is certain; classifier layers report probabilities
 
 
 @dataclass(frozen=True)
@@ -24,34 +26,44 @@ class Hit:
 
 
 class Detector(Protocol):
+    """One detection layer. The engine runs its layers in order, cheapest first (rules, then
+    classifiers, then a guard model), and stops early once a cheaper layer has decided a block.
+
+    ``detect`` returns hits in policy category names; a hit with ``start == end`` is about the
+    whole text (a classifier verdict) rather than a span of it.
+    """
+
     name: str
 
     def detect(self, text: NormalizedText) -> list[Hit]: ...
 
 
+_TermEntry = tuple[str, tuple[tuple[int, ...], ...]]  # (category, the term's word runs; see _word_runs)
+
+
 class TermDetector:
     """All categories' terms in one Aho-Corasick automaton over the compact normalised text.
 
-    A hit counts when the original span separates its letters exactly where the term does
-    ("add wechat"), or puts a separator in *every* gap ("a d d w e c h a t"); "we chat" is
-    ordinary text. Terms without Latin letters (Chinese) count with any separators ("微 信").
+    Separators may be added or dropped anywhere except inside a Latin word of the term, which must
+    appear either intact or spaced out letter by letter: "add wechat", "addwechat", "add w e c h a t"
+    and "a.d.d w.e.c.h.a.t" hit "add wechat", "add we chat" does not (it is ordinary text). Chinese
+    and mixed terms accept any separators between non-Latin characters ("加 微 信", "加 vx").
     A Latin term must not be flanked by Latin letters in the original ("class" has no "ass").
     """
 
     name = "terms"
 
     def __init__(self, policy: Policy) -> None:
-        self.automaton = ahocorasick.Automaton()
-        count = 0
+        entries: dict[str, list[_TermEntry]] = {}
         for category, spec in policy.categories.items():
             for term in spec.terms:
                 key = compact_term(term)
-                if not key:
-                    continue
-                entries = self.automaton.get(key, [])
-                self.automaton.add_word(key, [*entries, (category, term, _term_gaps(term))])
-                count += 1
-        self.empty = count == 0
+                if key:
+                    entries.setdefault(key, []).append((category, _word_runs(term)))
+        self.automaton = ahocorasick.Automaton()
+        for key, found in entries.items():
+            self.automaton.add_word(key, (len(key), tuple(found)))
+        self.empty = not entries
         if not self.empty:
             self.automaton.make_automaton()
 
@@ -59,41 +71,52 @@ class TermDetector:
         if self.empty or not text.compact:
             return []
         hits = []
-        for end_index, entries in self.automaton.iter(text.compact):
-            c_start, c_end = end_index - len(compact_term(entries[0][1])) + 1, end_index + 1
-            start, end = text.span(c_start, c_end)
-            if self._inside_latin_word(text.original, start, end):
+        for end_index, (length, entries) in self.automaton.iter(text.compact):
+            c_start, c_end = end_index - length + 1, end_index + 1
+            if _inside_latin_word(text, c_start, c_end):
                 continue
+            start, end = text.span(c_start, c_end)
             gaps = _gaps(text, c_start, c_end)
-            for category, term, term_gaps in entries:
-                if gaps == term_gaps or all(gaps) or not any(is_latin(ch) for ch in term):
-                    hits.append(Hit(category, start, end, 1.0, self.name, text.original[start:end]))
+            for category, runs in entries:
+                if all(len({gaps[i] for i in run}) == 1 for run in runs):
+                    hits.append(Hit(category, start, end, RULE_SCORE, self.name, text.original[start:end]))
         return hits
 
-    @staticmethod
-    def _inside_latin_word(original: str, start: int, end: int) -> bool:
-        if not (is_latin(original[start]) or is_latin(original[end - 1])):
-            return False
-        before = original[start - 1] if start > 0 else ""
-        after = original[end] if end < len(original) else ""
-        return (is_latin(before) and is_latin(original[start])) or (is_latin(after) and is_latin(original[end - 1]))
+
+def _inside_latin_word(text: NormalizedText, c_start: int, c_end: int) -> bool:
+    first, last = text.origin[c_start], text.origin[c_end - 1]
+    return (is_latin(text.original[first]) and is_latin(text.neighbour(first - 1, -1))) or (
+        is_latin(text.original[last]) and is_latin(text.neighbour(last + 1, 1))
+    )
 
 
 def _gaps(text: NormalizedText, c_start: int, c_end: int) -> tuple[bool, ...]:
     """For each pair of adjacent matched characters: is there a visible separator between them?"""
     return tuple(
-        any(fold_char(ch) for ch in text.original[text.origin[i] + 1 : text.origin[i + 1]])
+        any(not is_invisible(ch) for ch in text.original[text.origin[i] + 1 : text.origin[i + 1]])
         for i in range(c_start, c_end - 1)
     )
 
 
-def _term_gaps(term: str) -> tuple[bool, ...]:
+def _word_runs(term: str) -> tuple[tuple[int, ...], ...]:
+    """Gap indices of the term's compact key grouped by Latin word: the gaps whose spacing must be uniform."""
     normalized = NormalizedText.of(term)
-    return _gaps(normalized, 0, len(normalized.compact))
+    key, term_gaps = normalized.compact, _gaps(normalized, 0, len(normalized.compact))
+    runs: list[tuple[int, ...]] = []
+    run: list[int] = []
+    for i, separated in enumerate(term_gaps):
+        if not separated and is_latin(key[i]) and is_latin(key[i + 1]):
+            run.append(i)
+        elif run:
+            runs.append(tuple(run))
+            run = []
+    if run:
+        runs.append(tuple(run))
+    return tuple(runs)
 
 
 class PatternDetector:
-    """Regexes on the 1:1-folded text (full-width digits become ASCII), with checksum validators."""
+    """Regexes on the folded text (full-width forms ASCII, zero-width removed), with checksum validators."""
 
     name = "patterns"
 
@@ -108,7 +131,8 @@ class PatternDetector:
         hits = []
         for category, regex, validator in self.patterns:
             for m in regex.finditer(text.folded):
-                if validator and not VALIDATORS[validator](m.group(0)):
+                if m.end() == m.start() or (validator and not VALIDATORS[validator](m.group(0))):
                     continue
-                hits.append(Hit(category, m.start(), m.end(), 1.0, self.name, text.original[m.start() : m.end()]))
+                start, end = text.folded_span(m.start(), m.end())
+                hits.append(Hit(category, start, end, RULE_SCORE, self.name, text.original[start:end]))
         return hits
