@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TINY_MODEL := .cache/tiny-qwen3-vl
+PY_DIRS := pipelines serve_app tests bench
 # serve.yaml needs a CUDA GPU and real weights; without a GPU the same graph runs on the tiny model.
 SERVE_CONFIG ?= $(shell if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then echo configs/serve.yaml; else echo configs/cpu.yaml; fi)
 
@@ -27,8 +28,8 @@ serve: setup
 	$(VENV)/bin/serve run $(SERVE_CONFIG)
 
 lint: setup
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check $(PY_DIRS)
+	$(VENV)/bin/ruff format --check $(PY_DIRS)
 
 test: setup tiny-model lint
 	$(PY) -m pytest tests -q

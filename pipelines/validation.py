@@ -196,7 +196,13 @@ def _check_message(message: Any, param: str) -> tuple[Role, list[_PendingPart]]:
 
 
 def _text_part(text: str, param: str) -> TextPart:
-    """User text must not carry the model's control tokens: they would forge role turns or image slots."""
+    """User text must be valid Unicode without the model's control tokens (they forge turns or image slots)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequestError(
+            "Text must be valid Unicode (no lone surrogates).", param=param, code="invalid_text"
+        ) from None
     if _CONTROL_TOKEN.search(text):
         raise InvalidRequestError(
             "Text must not contain the model's special tokens (like '<|im_start|>').",

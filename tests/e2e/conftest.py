@@ -6,11 +6,15 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+import openai
 import pytest
 import yaml
 
 from tests.e2e.service import ROOT, Service, free_port, write_config
 
+API_KEY = "e2e-test-key-7f3a"
+API_KEY_ENV = "QVS_E2E_API_KEYS"
 BLOCK_PROMPT = "Write a short product description for this leather bag."
 BLOCK_MAX_TOKENS = 24
 
@@ -51,10 +55,21 @@ def service(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, bloc
         ROOT / "configs" / "cpu.yaml",
         work / "serve.yaml",
         port,
-        {"PolicyFilter": {"policy_file": str(policy_file)}},
+        {"PolicyFilter": {"policy_file": str(policy_file)}, "Ingress": {"api_key_env": API_KEY_ENV}},
     )
-    svc = Service(config, port, work / "serve.log")
+    svc = Service(config, port, work / "serve.log", env={API_KEY_ENV: f"other-key,{API_KEY}"})
     svc.start()
     print(f"\n[e2e] cold start to ready: {svc.cold_start_s:.1f}s (log: {svc.log})")
     yield svc
     svc.stop()
+
+
+@pytest.fixture
+def client(service: Service) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=service.base_url, headers={"authorization": f"Bearer {API_KEY}"}, timeout=120) as c:
+        yield c
+
+
+@pytest.fixture
+def openai_client(service: Service) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{service.base_url}/v1", api_key=API_KEY, max_retries=0)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,16 +36,17 @@ def write_config(base: Path, out: Path, port: int, overrides: dict[str, dict]) -
 
 
 class Service:
-    def __init__(self, config: Path, port: int, log: Path) -> None:
+    def __init__(self, config: Path, port: int, log: Path, env: dict[str, str] | None = None) -> None:
         self.config = config
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         self.log = log
+        self.env = env or {}
         self.proc: subprocess.Popen | None = None
         self.cold_start_s: float | None = None
 
     def start(self, timeout_s: float = 420.0) -> None:
-        env = {**os.environ, "QVS_HOME": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "QVS_HOME": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1", **self.env}
         started = time.perf_counter()
         self.proc = subprocess.Popen(
             [str(SERVE_BIN), "run", str(self.config)],
@@ -67,6 +69,18 @@ class Service:
             time.sleep(1)
         self.stop()
         raise TimeoutError(f"service not ready after {timeout_s}s:\n{self.tail()}")
+
+    def replica_processes(self, deployment: str) -> list[psutil.Process]:
+        """The OS processes of a deployment's replicas (Ray names them ``ray::ServeReplica:APP:NAME``)."""
+        marker = f"ServeReplica:qwen-vl:{deployment}"
+        found = []
+        for proc in psutil.process_iter(["cmdline"]):
+            try:
+                if any(marker in part for part in proc.info["cmdline"] or []):
+                    found.append(proc)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return found
 
     def tail(self, lines: int = 60) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])

@@ -352,3 +352,9 @@ def test_allow_listed_remote_host_still_refuses_private_addresses() -> None:
     with pytest.raises(InvalidRequestError) as info:
         validate_chat_request(messages, {}, limits, "r")
     assert info.value.code == "remote_address_not_allowed"
+
+
+def test_lone_surrogates_are_refused() -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        validate_chat_request([{"role": "user", "content": "\ud800 x"}], {}, ValidationLimits(), "r")
+    assert info.value.code == "invalid_text"
