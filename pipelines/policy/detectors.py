@@ -9,7 +9,7 @@ from typing import Protocol
 import ahocorasick
 
 from pipelines.policy.checksums import VALIDATORS
-from pipelines.policy.config import Policy
+from pipelines.policy.config import Direction, Policy
 from pipelines.policy.normalize import NormalizedText, compact_term, is_invisible, is_latin
 
 RULE_SCORE = 1.0  # a term or pattern hit is certain; classifier layers report probabilities
@@ -25,6 +25,15 @@ class Hit:
     matched: str
 
 
+@dataclass(frozen=True)
+class DetectContext:
+    """What a layer may need beyond the text: the direction, and for an output the prompt it answers
+    (a guard model judges a response in the light of its prompt)."""
+
+    direction: Direction | None = None
+    prompt: str | None = None
+
+
 class Detector(Protocol):
     """One detection layer. The engine runs its layers in order, cheapest first (rules, then
     classifiers, then a guard model), and stops early once a cheaper layer has decided a block.
@@ -35,7 +44,7 @@ class Detector(Protocol):
 
     name: str
 
-    def detect(self, text: NormalizedText) -> list[Hit]: ...
+    def detect(self, text: NormalizedText, context: DetectContext) -> list[Hit]: ...
 
 
 _TermEntry = tuple[str, tuple[tuple[int, ...], ...]]  # (category, the term's word runs; see _word_runs)
@@ -67,7 +76,7 @@ class TermDetector:
         if not self.empty:
             self.automaton.make_automaton()
 
-    def detect(self, text: NormalizedText) -> list[Hit]:
+    def detect(self, text: NormalizedText, context: DetectContext) -> list[Hit]:
         if self.empty or not text.compact:
             return []
         hits = []
@@ -127,7 +136,7 @@ class PatternDetector:
             for spec in cat.patterns
         ]
 
-    def detect(self, text: NormalizedText) -> list[Hit]:
+    def detect(self, text: NormalizedText, context: DetectContext) -> list[Hit]:
         hits = []
         for category, regex, validator in self.patterns:
             for m in regex.finditer(text.folded):

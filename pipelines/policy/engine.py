@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import get_args
 
 from pipelines.policy.config import Action, CategoryPolicy, Direction, Policy
-from pipelines.policy.detectors import Detector, Hit, PatternDetector, TermDetector
+from pipelines.policy.detectors import DetectContext, Detector, Hit, PatternDetector, TermDetector
 from pipelines.policy.normalize import NormalizedText
 
 _DIRECTIONS: frozenset[str] = frozenset(get_args(Direction))
@@ -59,23 +59,25 @@ class PolicyEngine:
         self.extra_layers: list[Detector] = list(extra_layers or [])
         self.layers: list[Detector] = [*self.rule_layers, *self.extra_layers]
 
-    def detect(self, text: str, direction: Direction | None = None) -> list[Hit]:
+    def detect(self, text: str, direction: Direction | None = None, prompt: str | None = None) -> list[Hit]:
         """All layers' hits. The cheap rule layers always all run, so every rule hit is reported; with a
         ``direction``, the extra layers are skipped once the hits so far already block."""
         normalized = NormalizedText.of(text)
-        hits = [hit for layer in self.rule_layers for hit in self._detect(layer, normalized)]
+        context = DetectContext(direction, prompt)
+        hits = [hit for layer in self.rule_layers for hit in self._detect(layer, normalized, context)]
         for layer in self.extra_layers:
             if direction is not None and self._any_blocks(hits, direction):
                 break
-            hits += self._detect(layer, normalized)
+            hits += self._detect(layer, normalized, context)
         return hits
 
-    def _detect(self, layer: Detector, normalized: NormalizedText) -> list[Hit]:
-        return [hit for hit in layer.detect(normalized) if hit.category in self.policy.categories]
+    def _detect(self, layer: Detector, normalized: NormalizedText, context: DetectContext) -> list[Hit]:
+        return [hit for hit in layer.detect(normalized, context) if hit.category in self.policy.categories]
 
-    def check(self, text: str, direction: Direction) -> PolicyDecision:
+    def check(self, text: str, direction: Direction, prompt: str | None = None) -> PolicyDecision:
+        """``prompt``: for an output, the user text it answers (used by context-aware layers)."""
         _check_direction(direction)
-        return self.decide(text, direction, self.detect(text, direction))
+        return self.decide(text, direction, self.detect(text, direction, prompt))
 
     def decide(self, text: str, direction: Direction, hits: list[Hit]) -> PolicyDecision:
         """Turn hits (from the text layers and any others, e.g. image screening) into a decision."""

@@ -15,7 +15,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.policy import Hit, Policy, PolicyDecision, PolicyEngine, load_policy
+from pipelines.policy import DetectContext, Hit, Policy, PolicyDecision, PolicyEngine, load_policy
 from pipelines.policy.normalize import NormalizedText
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +65,7 @@ class StubLayer:
         self.hits = hits
         self.calls = 0
 
-    def detect(self, text: NormalizedText) -> list[Hit]:
+    def detect(self, text: NormalizedText, context: DetectContext) -> list[Hit]:
         self.calls += 1
         return self.hits
 
