@@ -47,14 +47,14 @@ QWEN3GUARD_PROMPT_CATEGORIES = (*QWEN3GUARD_RESPONSE_CATEGORIES, "Jailbreak")
 NO_CATEGORY = "None"
 
 # Qwen3Guard category -> our policy category. "Unethical Acts" is Qwen3Guard's bucket for bias,
-# discrimination, hate speech, harassment and insults, which is what our `hate` category covers.
+# discrimination, hate speech, harassment and insults, which is what our `hate/harassment` covers.
 DEFAULT_CATEGORY_MAP: dict[str, str] = {
     "Violent": "violence",
     "Non-violent Illegal Acts": "illegal",
     "Sexual Content or Sexual Acts": "sexual",
     "PII": "pii",
     "Suicide & Self-Harm": "self-harm",
-    "Unethical Acts": "hate",
+    "Unethical Acts": "hate/harassment",
     "Politically Sensitive Topics": "political",
     "Copyright Violation": "copyright",
     "Jailbreak": "jailbreak",

@@ -45,6 +45,14 @@ class Message:
 
 
 @dataclass
+class ModerationInput:
+    """One item of a moderation request: its text parts joined by newlines, and its images."""
+
+    text: str
+    images: list[ImagePart]
+
+
+@dataclass
 class SamplingParams:
     """Per-request decoding parameters; each request in a batch keeps its own."""
 

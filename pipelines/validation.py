@@ -26,7 +26,7 @@ from pipelines.data_url import parse_image_source
 from pipelines.errors import InvalidRequestError, PayloadTooLargeError, ServiceError
 from pipelines.images import ImageLimits, decode_image
 from pipelines.remote_fetch import RemoteFetchConfig, fetch_image, is_remote_url
-from pipelines.types import GenerationRequest, ImagePart, Message, Role, SamplingParams, TextPart
+from pipelines.types import GenerationRequest, ImagePart, Message, ModerationInput, Role, SamplingParams, TextPart
 
 _ROLES: frozenset[str] = frozenset({"system", "user", "assistant"})
 # Qwen's special tokens all look like <|name|> (im_start, image_pad, vision_start, endoftext, ...).
@@ -71,6 +71,7 @@ class ValidationLimits(BaseModel):
     )
     max_images_per_request: int = Field(8, ge=0, description="Most images in one request.")
     max_messages: int = Field(64, gt=0, description="Most messages in one request.")
+    max_moderation_inputs: int = Field(32, gt=0, description="Most inputs in one `/v1/moderations` request.")
     max_prompt_chars: int = Field(32_000, gt=0, description="Most characters over all text parts of a request.")
     max_tokens_cap: int = Field(4096, gt=0, description="Largest accepted `max_tokens`.")
     default_max_tokens: int = Field(256, gt=0, description="`max_tokens` used when the request sets none.")
@@ -259,7 +260,9 @@ def _check_image_url(image_url: Any, param: str) -> _PendingImage:
     return _PendingImage(url=url, param=f"{param}.url")
 
 
-def _check_counts(checked: list[tuple[Role, list[_PendingPart]]], limits: ValidationLimits) -> None:
+def _check_counts(
+    checked: list[tuple[Role, list[_PendingPart]]], limits: ValidationLimits, text_param: str = "messages"
+) -> None:
     images = [part for _, parts in checked for part in parts if isinstance(part, _PendingImage)]
     if len(images) > limits.max_images_per_request:
         raise PayloadTooLargeError(
@@ -271,9 +274,37 @@ def _check_counts(checked: list[tuple[Role, list[_PendingPart]]], limits: Valida
     if chars > limits.max_prompt_chars:
         raise PayloadTooLargeError(
             f"The prompt has {chars} characters; the limit is {limits.max_prompt_chars}.",
-            param="messages",
+            param=text_param,
             code="prompt_too_long",
         )
+
+
+def validate_moderation_input(value: Any, limits: ValidationLimits) -> list[ModerationInput]:
+    """OpenAI's moderation ``input``: a string, a list of strings (one result each), or a list of
+    ``text`` / ``image_url`` parts (one multimodal input, one result)."""
+    if isinstance(value, str):
+        items = [[_text_part(value, "input")]]
+    elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        items = [[_text_part(v, f"input[{i}]")] for i, v in enumerate(value)]
+    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        items = [[_check_part(part, f"input[{j}]") for j, part in enumerate(value)]]
+    else:
+        raise InvalidRequestError(
+            "`input` must be a string, a non-empty list of strings, or a non-empty list of content parts.",
+            param="input",
+            code="invalid_type",
+        )
+    if len(items) > limits.max_moderation_inputs:
+        raise PayloadTooLargeError(
+            f"Too many inputs: {len(items)} > {limits.max_moderation_inputs}.", param="input", code="too_many_inputs"
+        )
+    _check_counts([("user", parts) for parts in items], limits, text_param="input")
+    moderated: list[ModerationInput] = []
+    for parts in items:
+        built = [_materialize(part, limits) for part in parts]
+        text = "\n".join(p.text for p in built if isinstance(p, TextPart))
+        moderated.append(ModerationInput(text=text, images=[p for p in built if isinstance(p, ImagePart)]))
+    return moderated
 
 
 def _materialize(part: _PendingPart, limits: ValidationLimits) -> TextPart | ImagePart:

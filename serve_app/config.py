@@ -13,7 +13,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipelines.audit import AuditConfig
 from pipelines.engine import EngineConfig
+from pipelines.policy.layers import LayersConfig
 from pipelines.validation import ValidationLimits
 
 
@@ -37,6 +39,9 @@ class PolicyUserConfig(_Strict):
     extra_terms: dict[str, list[str]] = Field(
         default_factory=dict, description="Extra customer terms per category, added to the policy's term lists."
     )
+    layers: LayersConfig = Field(
+        default_factory=LayersConfig, description="Classifier, guard-model and image-screening layers."
+    )
 
 
 class IngressUserConfig(_Strict):
@@ -59,6 +64,14 @@ class AppArgs(_Strict):
     validation: ValidationLimits = Field(default_factory=ValidationLimits, description="Initial input limits.")
     batching: BatchingConfig = Field(default_factory=BatchingConfig, description="Initial batching settings.")
     ingress: IngressUserConfig = Field(default_factory=IngressUserConfig, description="Initial HTTP settings.")
+    audit: AuditConfig | None = Field(
+        default_factory=AuditConfig,
+        description="Durable log of every moderation decision; null disables it. Whether the text itself is "
+        "kept is the policy's `audit_keep_content` (this config's `keep_content` is overridden).",
+    )
+    moderation_model_name: str = Field(
+        "qwen-vl-serve-policy", min_length=1, description="`model` reported by `/v1/moderations`."
+    )
 
 
 def project_root() -> Path:

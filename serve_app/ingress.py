@@ -20,11 +20,15 @@ from pipelines.errors import AuthenticationError, InvalidRequestError, PayloadTo
 from serve_app.config import IngressUserConfig, resolve_path
 from serve_app.errors import install_error_handlers, to_error_response
 from serve_app.protocol import (
+    AuditDecisionPage,
     ChatCompletionRequest,
+    DecisionQuery,
     HealthStatus,
     LegacyGenerateRequest,
     ModelCard,
     ModelList,
+    ModerationRequest,
+    ModerationResponse,
 )
 from serve_app.serving import ChatService, new_request_id
 
@@ -101,9 +105,14 @@ def load_api_keys(settings: IngressUserConfig) -> list[bytes]:
 @serve.ingress(app)
 class Ingress:
     def __init__(
-        self, validator: DeploymentHandle, vlm: DeploymentHandle, policy: DeploymentHandle, model_name: str
+        self,
+        validator: DeploymentHandle,
+        vlm: DeploymentHandle,
+        policy: DeploymentHandle,
+        model_name: str,
+        moderation_model: str,
     ) -> None:
-        self.service = ChatService(validator, vlm, policy, model_name)
+        self.service = ChatService(validator, vlm, policy, model_name, moderation_model)
         self.vlm = vlm
         self.policy = policy
         self.model_name = model_name
@@ -146,6 +155,23 @@ class Ingress:
             response, batch_size = await self.service.legacy(legacy, request_id)
         return JSONResponse(response.model_dump(), headers={BATCH_SIZE_HEADER: str(batch_size)})
 
+    @app.post("/v1/moderations")
+    async def moderations(self, request: Request) -> ModerationResponse:
+        self.authenticate(request)
+        payload = await read_json_body(request, self.settings.max_body_bytes)
+        if not isinstance(payload, dict):
+            raise InvalidRequestError("Request body must be a JSON object.", code="invalid_json")
+        body = pydantic.TypeAdapter(ModerationRequest).validate_python(payload)
+        return await self.service.moderations(body, request.state.request_id)
+
+    @app.get("/v1/moderation/decisions")
+    async def decisions(self, request: Request) -> AuditDecisionPage:
+        """The audit log for dashboards, newest first; filters and paging in the query string."""
+        self.authenticate(request)
+        query = DecisionQuery.model_validate(dict(request.query_params))
+        records, next_cursor = await self.policy.decisions.remote(query.model_dump())
+        return AuditDecisionPage(data=records, next_cursor=next_cursor)
+
     @app.get("/v1/models")
     async def models(self, request: Request) -> ModelList:
         self.authenticate(request)
@@ -158,15 +184,19 @@ class Ingress:
 
     @app.get("/readyz")
     async def readyz(self) -> JSONResponse:
-        """Readiness: the model has loaded and warmed up, and the policy is loaded."""
-        checks = {"model": False, "policy": False}
+        """Readiness: the model has loaded and warmed up, the policy is loaded, and the audit store is
+        healthy (it only gates readiness in `fail_closed` mode; in `fail_open` it is reported)."""
+        checks = {"model": False, "policy": False, "audit": False}
+        audit_gates = True
         try:
-            info, version = await asyncio.wait_for(
-                asyncio.gather(self.vlm.model_info.remote(), self.policy.policy_version.remote()), READY_TIMEOUT_S
+            info, policy = await asyncio.wait_for(
+                asyncio.gather(self.vlm.model_info.remote(), self.policy.health.remote()), READY_TIMEOUT_S
             )
-            checks = {"model": bool(info["ready"]), "policy": bool(version)}
+            checks = {"model": bool(info["ready"]), "policy": bool(policy["policy_version"])}
+            checks["audit"] = bool(policy["audit"]["ok"])
+            audit_gates = policy["audit_fail_mode"] == "fail_closed"
         except Exception:
             logger.info("readiness check failed", exc_info=True)
-        ready = all(checks.values())
+        ready = checks["model"] and checks["policy"] and (checks["audit"] or not audit_gates)
         status = HealthStatus(status="ok" if ready else "not_ready", checks=checks)
         return JSONResponse(status.model_dump(), status_code=200 if ready else 503)

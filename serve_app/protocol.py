@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class _Lenient(BaseModel):
@@ -129,6 +129,71 @@ class LegacyGenerateResponse(BaseModel):
     moderation: dict[str, ModerationSummary] = Field(
         description="Outcome of the policy on the `input` and on the `output`."
     )
+
+
+# -- moderations -------------------------------------------------------------------------------
+
+
+class ModerationRequest(_Lenient):
+    """OpenAI's moderation body: a string, a list of strings, or a list of text / image_url parts."""
+
+    input: Any = Field(
+        description="A string, a list of strings, or a list of `text` / `image_url` parts. Its shape is checked "
+        "by the validator, whose errors name the exact part (`input[2].image_url.url`)."
+    )
+    model: str | None = None
+
+
+class ModerationResult(BaseModel):
+    flagged: bool
+    categories: dict[str, bool]
+    category_scores: dict[str, float]
+    category_applied_input_types: dict[str, list[Literal["text", "image"]]]
+    action: str = Field(description="What the policy would do with this input: allow, flag, redact or block.")
+    policy_version: str
+    category_results: dict[str, CategoryResultOut] = Field(description="Per policy category, with spans.")
+
+
+class ModerationResponse(BaseModel):
+    id: str
+    model: str
+    results: list[ModerationResult]
+
+
+class AuditDecisionOut(BaseModel):
+    id: str
+    request_id: str
+    created_at: str
+    direction: str
+    action: str
+    categories: list[str]
+    scores: dict[str, float]
+    policy_version: str
+    model: str | None
+    content_sha256: str
+    content: str | None
+    extra: dict[str, Any] = Field(default_factory=dict, description="E.g. `image_sha256` of screened images.")
+
+
+class DecisionQuery(BaseModel):
+    """Query parameters of ``GET /v1/moderation/decisions``; unknown parameters are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: AwareDatetime | None = Field(None, description="Inclusive lower bound, ISO 8601 with a timezone.")
+    until: AwareDatetime | None = Field(None, description="Exclusive upper bound, ISO 8601 with a timezone.")
+    category: str | None = Field(None, max_length=64, description="Only decisions where this category fired.")
+    action: Literal["allow", "flag", "redact", "block"] | None = None
+    direction: Literal["input", "output"] | None = None
+    request_id: str | None = Field(None, max_length=128)
+    limit: int = Field(100, ge=1, le=1000, description="Page size.")
+    cursor: str | None = Field(None, max_length=512, description="`next_cursor` of the previous page.")
+
+
+class AuditDecisionPage(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[AuditDecisionOut]
+    next_cursor: str | None
 
 
 # -- models, health, errors ---------------------------------------------------------------------

@@ -1,21 +1,22 @@
 """Request -> deployment calls -> response, for each endpoint. No HTTP here (see ingress.py).
 
-The order is fixed by the moderation contract: screen the input first (a blocked input never
-reaches the model), validate and decode, generate, then screen the output before any of its
-text can be returned.
+The order is fixed by the moderation contract: validate and decode (so images can be screened),
+screen the input's text and images (a blocked input never reaches the model), generate, then
+screen the output before any of its text can be returned.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import asdict, is_dataclass
-from typing import Any
 
 from ray.serve.handle import DeploymentHandle
 
 from pipelines.errors import NotFoundError, ServiceError
+from pipelines.moderation import openai_moderation
 from pipelines.policy import PolicyDecision
-from pipelines.types import GenerationRequest, GenerationResult
+from pipelines.types import GenerationRequest, GenerationResult, ModerationInput
 from serve_app.protocol import (
     CategoryResultOut,
     ChatCompletionRequest,
@@ -24,6 +25,9 @@ from serve_app.protocol import (
     Choice,
     LegacyGenerateRequest,
     LegacyGenerateResponse,
+    ModerationRequest,
+    ModerationResponse,
+    ModerationResult,
     ModerationSummary,
     PromptFilterResult,
     Usage,
@@ -53,16 +57,9 @@ def summary(decision: PolicyDecision) -> ModerationSummary:
     )
 
 
-def _input_text(messages: list[dict[str, Any]]) -> str:
-    """Everything the user and system wrote, as one text for the input policy."""
-    texts: list[str] = []
-    for m in messages:
-        content = m.get("content")
-        if isinstance(content, str):
-            texts.append(content)
-        elif isinstance(content, list):
-            texts.extend(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
-    return "\n".join(t for t in texts if isinstance(t, str))
+def request_text(request: GenerationRequest) -> str:
+    """Everything the caller wrote (system, user and earlier assistant turns), for the input policy."""
+    return "\n".join(m.text for m in request.messages if m.text)
 
 
 class Completion:
@@ -104,12 +101,18 @@ class ChatService:
     """Drives the deployment graph for one request."""
 
     def __init__(
-        self, validator: DeploymentHandle, vlm: DeploymentHandle, policy: DeploymentHandle, model_name: str
+        self,
+        validator: DeploymentHandle,
+        vlm: DeploymentHandle,
+        policy: DeploymentHandle,
+        model_name: str,
+        moderation_model: str,
     ) -> None:
         self.validator = validator
         self.vlm = vlm
         self.policy = policy
         self.model_name = model_name
+        self.moderation_model = moderation_model
 
     def check_model(self, requested: str | None) -> None:
         if requested is not None and requested != self.model_name:
@@ -118,13 +121,8 @@ class ChatService:
     async def chat(self, body: ChatCompletionRequest, request_id: str) -> tuple[ChatCompletionResponse, int]:
         self.check_model(body.model)
         messages = [m.model_dump(exclude_none=True) for m in body.messages]
-        input_decision = await self.policy.check.remote(_input_text(messages), "input")
-        completion: Completion
-        if input_decision.blocked:
-            completion = Completion(input_decision, None, None)
-        else:
-            request = await self.validator.validate_chat.remote(messages, body.sampling_params(), request_id)
-            completion = await self._generate(request, input_decision)
+        request = await self.validator.validate_chat.remote(messages, body.sampling_params(), request_id)
+        completion = await self._complete(request)
         response = ChatCompletionResponse(
             id=f"chatcmpl-{request_id}",
             model=self.model_name,
@@ -141,17 +139,13 @@ class ChatService:
             prompt_filter_results=[
                 PromptFilterResult(content_filter_results=category_results(completion.input_decision))
             ],
-            policy_version=input_decision.policy_version,
+            policy_version=completion.input_decision.policy_version,
         )
         return response, completion.result.batch_size if completion.result else 0
 
     async def legacy(self, body: LegacyGenerateRequest, request_id: str) -> tuple[LegacyGenerateResponse, int]:
-        input_decision = await self.policy.check.remote(body.prompt, "input")
-        if input_decision.blocked:
-            completion = Completion(input_decision, None, None)
-        else:
-            request = await self.validator.validate_legacy.remote(body.image, body.prompt, body.max_tokens, request_id)
-            completion = await self._generate(request, input_decision)
+        request = await self.validator.validate_legacy.remote(body.image, body.prompt, body.max_tokens, request_id)
+        completion = await self._complete(request)
         moderation = {"input": summary(completion.input_decision)}
         if completion.output_decision:
             moderation["output"] = summary(completion.output_decision)
@@ -165,12 +159,45 @@ class ChatService:
         )
         return response, completion.result.batch_size if completion.result else 0
 
-    async def _generate(self, request: GenerationRequest, input_decision: PolicyDecision) -> Completion:
+    async def _complete(self, request: GenerationRequest) -> Completion:
+        """Screen the input (text and images); only an unblocked input reaches the model."""
+        prompt = request_text(request)
+        input_decision = await self.policy.check.remote(prompt, "input", request.request_id, None, request.images)
+        if input_decision.blocked:
+            return Completion(input_decision, None, None)
         result = await self.vlm.generate.remote(request)
         if isinstance(result, ServiceError):
             raise result
-        output_decision = await self.policy.check.remote(result.text, "output")
+        output_decision = await self.policy.check.remote(result.text, "output", request.request_id, prompt)
         return Completion(input_decision, output_decision, result)
+
+    async def moderations(self, body: ModerationRequest, request_id: str) -> ModerationResponse:
+        """Each input screened as an input would be before the model (same policy, same audit)."""
+        items: list[ModerationInput] = await self.validator.validate_moderation.remote(body.input, request_id)
+        decisions = await asyncio.gather(
+            *(
+                self.policy.check.remote(item.text, "input", request_id, None, [p.image for p in item.images])
+                for item in items
+            )
+        )
+        results = [
+            moderation_result(decision, has_text=bool(item.text), has_image=bool(item.images))
+            for item, decision in zip(items, decisions, strict=True)
+        ]
+        return ModerationResponse(id=f"modr-{request_id}", model=body.model or self.moderation_model, results=results)
+
+
+def moderation_result(decision: PolicyDecision, *, has_text: bool, has_image: bool) -> ModerationResult:
+    view = openai_moderation(decision, has_text=has_text, has_image=has_image)
+    return ModerationResult(
+        flagged=decision.action != "allow",
+        categories=view.categories,
+        category_scores=view.category_scores,
+        category_applied_input_types=view.category_applied_input_types,
+        action=decision.action,
+        policy_version=decision.policy_version,
+        category_results=category_results(decision),
+    )
 
 
 def new_request_id() -> str:

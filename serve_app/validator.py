@@ -7,8 +7,13 @@ from typing import Any
 
 from ray import serve
 
-from pipelines.types import GenerationRequest
-from pipelines.validation import ValidationLimits, validate_chat_request, validate_legacy_request
+from pipelines.types import GenerationRequest, ModerationInput
+from pipelines.validation import (
+    ValidationLimits,
+    validate_chat_request,
+    validate_legacy_request,
+    validate_moderation_input,
+)
 
 logger = logging.getLogger("ray.serve")
 
@@ -36,3 +41,7 @@ class ValidatorDeployment:
         self, image: str | None, prompt: str, max_tokens: int | None, request_id: str
     ) -> GenerationRequest:
         return validate_legacy_request(image, prompt, max_tokens, self.limits, request_id)
+
+    def validate_moderation(self, value: Any, request_id: str) -> list[ModerationInput]:
+        """``request_id`` only for log correlation; moderation inputs are not generation requests."""
+        return validate_moderation_input(value, self.limits)

@@ -27,3 +27,13 @@ def png_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (2
     buf = io.BytesIO()
     Image.new("RGB", size, color).save(buf, format="PNG")
     return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def tiny_guard_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Qwen3Guard-Gen-like checkpoint, built by the CLI users run."""
+    from pipelines.tiny_guard import main
+
+    out = tmp_path_factory.mktemp("tiny-guard")
+    main([str(out)])
+    return out

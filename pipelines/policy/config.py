@@ -112,6 +112,9 @@ class Policy(_Strict):
         description="Most spans reported per category in a decision (keeps decisions small); "
         "redaction still covers every span.",
     )
+    audit_keep_content: bool = Field(
+        False, description="Store the moderated text itself in the audit log (otherwise only its SHA-256)."
+    )
     categories: dict[str, CategoryPolicy] = Field(
         min_length=1,
         description="Category name (lower case, e.g. `sexual/minors`) -> its detectors and actions.",

@@ -56,6 +56,7 @@ def service(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, bloc
         work / "serve.yaml",
         port,
         {"PolicyFilter": {"policy_file": str(policy_file)}, "Ingress": {"api_key_env": API_KEY_ENV}},
+        args={"audit": {"url": f"sqlite:///{work / 'audit.db'}", "journal_dir": str(work / "audit-journal")}},
     )
     svc = Service(config, port, work / "serve.log", env={API_KEY_ENV: f"other-key,{API_KEY}"})
     svc.start()

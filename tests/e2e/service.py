@@ -24,10 +24,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def write_config(base: Path, out: Path, port: int, overrides: dict[str, dict]) -> Path:
-    """A copy of ``base`` on another port, with per-deployment ``user_config`` overrides."""
+def write_config(base: Path, out: Path, port: int, overrides: dict[str, dict], args: dict | None = None) -> Path:
+    """A copy of ``base`` on another port, with per-deployment ``user_config`` and app ``args`` overrides."""
     config = yaml.safe_load(base.read_text())
     config["http_options"]["port"] = port
+    config["applications"][0]["args"].update(args or {})
     for deployment in config["applications"][0]["deployments"]:
         if deployment["name"] in overrides:
             deployment.setdefault("user_config", {}).update(overrides[deployment["name"]])
@@ -81,6 +82,16 @@ class Service:
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
         return found
+
+    def deploy(self, config: Path) -> None:
+        """``serve deploy`` a changed config to the running cluster, as an operator would. Ray's
+        dashboard API requires the cluster's token (token auth is on for local clusters)."""
+        env = {**os.environ, "QVS_HOME": str(ROOT), "RAY_AUTH_MODE": "token"}
+        done = subprocess.run(
+            [str(SERVE_BIN), "deploy", str(config)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"serve deploy failed: {done.stderr[-2000:]}")
 
     def tail(self, lines: int = 60) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])

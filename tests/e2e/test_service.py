@@ -9,6 +9,7 @@ import json
 
 import httpx
 import openai
+import psutil
 import pytest
 from PIL import Image
 
@@ -36,7 +37,7 @@ def test_health_readiness_and_models(service: Service, client: httpx.Client) -> 
     # probes need no API key; everything else does
     assert httpx.get(f"{service.base_url}/healthz").json()["status"] == "ok"
     ready = httpx.get(f"{service.base_url}/readyz")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"model": True, "policy": True}
+    assert ready.status_code == 200 and ready.json()["checks"] == {"model": True, "policy": True, "audit": True}
     models = client.get("/v1/models").json()
     assert [m["id"] for m in models["data"]] == [MODEL]
 
@@ -175,3 +176,19 @@ def test_service_still_answers_after_bad_inputs(client: httpx.Client) -> None:
     response = client.post("/v1/chat/completions", json=chat_body(image=data_url(png_bytes())))
     assert response.status_code == 200
     assert response.json()["choices"][0]["finish_reason"] in {"stop", "length"}
+
+
+RAY_DASHBOARD_PORT = 8265
+
+
+def test_service_and_ray_dashboard_listen_on_loopback_only(service: Service) -> None:
+    """Nothing we start answers on another interface; Ray's dashboard (which can deploy code)
+    also wants the cluster token."""
+    listening: dict[int, set[str]] = {}
+    for conn in psutil.net_connections("inet"):
+        if conn.status == psutil.CONN_LISTEN:
+            listening.setdefault(conn.laddr.port, set()).add(conn.laddr.ip)
+    assert listening[service.port] <= {"127.0.0.1", "::1"}
+    assert listening[RAY_DASHBOARD_PORT] <= {"127.0.0.1", "::1"}
+    response = httpx.get(f"http://127.0.0.1:{RAY_DASHBOARD_PORT}/api/serve/applications/", timeout=10)
+    assert response.status_code == 401

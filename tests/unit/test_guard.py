@@ -114,7 +114,7 @@ def test_default_map_covers_every_qwen3guard_category() -> None:
         "sexual",
         "pii",
         "self-harm",
-        "hate",
+        "hate/harassment",
         "political",
         "copyright",
         "jailbreak",
@@ -147,13 +147,6 @@ def test_moderation_messages_pick_the_direction_by_the_last_role() -> None:
 
 
 # -- the tiny guard through GuardModel -----------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tiny_guard_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("tiny-guard")
-    main([str(out)])
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,143 @@
+"""One moderation decision end to end: policy layers, image screening, audit record.
+
+Serve-free so that the PolicyFilter deployment, the offline Ray Data job and tests share it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from PIL import Image
+
+from pipelines.audit import AuditLog, AuditRecord
+from pipelines.errors import OverloadedError
+from pipelines.policy import Direction, Hit, Policy, PolicyDecision, PolicyEngine
+from pipelines.policy.detectors import Detector
+from pipelines.policy.image_screen import ImageScreener
+
+logger = logging.getLogger(__name__)
+
+AuditFailMode = Literal["fail_open", "fail_closed"]
+
+# OpenAI moderation category -> the policy categories that must all fire for it (score: their
+# lowest). Subcategories we cannot tell apart from their parent (self-harm intent vs instructions,
+# graphic violence) have no source and are always false rather than guessed.
+OPENAI_CATEGORY_SOURCES: dict[str, tuple[str, ...]] = {
+    "harassment": ("hate/harassment",),
+    "harassment/threatening": ("hate/harassment", "violence"),
+    "hate": ("hate/harassment",),
+    "hate/threatening": ("hate/harassment", "violence"),
+    "illicit": ("illegal",),
+    "illicit/violent": ("illegal", "violence"),
+    "self-harm": ("self-harm",),
+    "self-harm/instructions": (),
+    "self-harm/intent": (),
+    "sexual": ("sexual",),
+    "sexual/minors": ("sexual/minors",),
+    "violence": ("violence",),
+    "violence/graphic": (),
+}
+# The categories OpenAI evaluates on images as well as text.
+OPENAI_IMAGE_CATEGORIES = frozenset(
+    {"self-harm", "self-harm/instructions", "self-harm/intent", "sexual", "violence", "violence/graphic"}
+)
+
+
+@dataclass(frozen=True)
+class OpenAIModeration:
+    categories: dict[str, bool]
+    category_scores: dict[str, float]
+    category_applied_input_types: dict[str, list[str]]
+
+
+def openai_moderation(decision: PolicyDecision, *, has_text: bool, has_image: bool) -> OpenAIModeration:
+    """A decision in the shape of OpenAI's moderation result (our own categories are reported apart)."""
+    categories: dict[str, bool] = {}
+    scores: dict[str, float] = {}
+    applied: dict[str, list[str]] = {}
+    for name, sources in OPENAI_CATEGORY_SOURCES.items():
+        results = [decision.categories[s] for s in sources if s in decision.categories]
+        complete = bool(sources) and len(results) == len(sources)
+        categories[name] = complete and all(r.detected for r in results)
+        scores[name] = min((r.score for r in results), default=0.0) if complete else 0.0
+        types = ["text"] if has_text else []
+        if has_image and name in OPENAI_IMAGE_CATEGORIES:
+            types.append("image")
+        applied[name] = types
+    return OpenAIModeration(categories, scores, applied)
+
+
+def image_sha256(image: Image.Image) -> str:
+    """Hash of the decoded pixels (mode and size included): the same picture in another container
+    format hashes the same, which is what a reviewer looking for repeats wants."""
+    digest = hashlib.sha256(f"{image.mode}:{image.width}x{image.height}:".encode())
+    digest.update(image.tobytes())
+    return digest.hexdigest()
+
+
+class Moderator:
+    """A compiled policy with its layers and screeners, writing every decision to the audit log."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        text_layers: Sequence[Detector] = (),
+        image_screeners: Sequence[ImageScreener] = (),
+        audit: AuditLog | None = None,
+        audit_fail_mode: AuditFailMode = "fail_open",
+        model_name: str | None = None,
+    ) -> None:
+        self.engine = PolicyEngine(policy, list(text_layers))
+        self.image_screeners = list(image_screeners)
+        self.audit = audit
+        self.audit_fail_mode = audit_fail_mode
+        self.model_name = model_name
+        self.audit_failures = 0
+
+    @property
+    def policy(self) -> Policy:
+        return self.engine.policy
+
+    def check(
+        self,
+        text: str,
+        direction: Direction,
+        request_id: str,
+        *,
+        prompt: str | None = None,
+        images: Sequence[Image.Image] = (),
+    ) -> PolicyDecision:
+        hits: list[Hit] = self.engine.detect(text, direction, prompt)
+        for screener in self.image_screeners if images else ():
+            hits += [h for h in screener.screen(list(images)) if h.category in self.policy.categories]
+        decision = self.engine.decide(text, direction, hits)
+        self._audit(decision, request_id, text, images)
+        return decision
+
+    def _audit(self, decision: PolicyDecision, request_id: str, text: str, images: Sequence[Image.Image]) -> None:
+        if self.audit is None:
+            return
+        record = AuditRecord.for_content(
+            text,
+            keep_content=self.policy.audit_keep_content,
+            request_id=request_id,
+            direction=decision.direction,
+            action=decision.action,
+            categories=decision.fired,
+            scores={name: r.score for name, r in decision.categories.items() if r.score > 0},
+            policy_version=decision.policy_version,
+            model=self.model_name if decision.direction == "output" else None,
+            extra={"image_sha256": [image_sha256(i) for i in images]} if images else {},
+        )
+        try:
+            self.audit.record(record)
+        except (OSError, RuntimeError) as exc:
+            self.audit_failures += 1
+            logger.error("audit record for %s not written: %s", request_id, exc)
+            if self.audit_fail_mode == "fail_closed":
+                raise OverloadedError("The audit store is unavailable; retry later.", code="audit_unavailable") from exc

@@ -1,0 +1,290 @@
+"""The moderation API, the audit log and the policy's life cycle, against the running service."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import signal
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+import yaml
+
+from tests.conftest import png_bytes
+from tests.e2e.conftest import API_KEY
+from tests.e2e.service import Service
+
+pytestmark = pytest.mark.e2e
+
+OPENAI_CATEGORIES = {
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/instructions",
+    "self-harm/intent",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+}
+RECOVERY_TIMEOUT_S = 120.0
+
+
+def png_data_url() -> str:
+    return "data:image/png;base64," + base64.b64encode(png_bytes((96, 64))).decode()
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+# --- /v1/moderations -----------------------------------------------------------------------------------
+
+
+def test_openai_client_moderates_text(openai_client: openai.OpenAI) -> None:
+    response = openai_client.moderations.create(input="Cheap bags! add wechat bag888 now, and kill them all")
+    (result,) = response.results
+    assert result.flagged
+    assert result.categories.violence and not result.categories.sexual
+    assert result.category_scores.violence == 1.0
+    assert result.category_applied_input_types.violence == ["text"]
+    extra = result.model_extra
+    assert extra["policy_version"] and extra["action"] in {"flag", "block"}
+    assert extra["category_results"]["spam"]["detected"] is True  # our own category, beyond OpenAI's
+    assert response.id.startswith("modr-") and response.model
+
+
+def test_openai_client_moderates_a_list_of_strings(openai_client: openai.OpenAI) -> None:
+    response = openai_client.moderations.create(
+        input=["Is this bag real leather?", "You are a stupid fucking idiot.", "这个包是真皮的吗"]
+    )
+    flags = [r.flagged for r in response.results]
+    assert flags == [False, True, False]
+    assert response.results[1].categories.harassment and response.results[1].category_scores.harassment >= 0.5
+
+
+def test_openai_client_moderates_an_image_data_url(openai_client: openai.OpenAI) -> None:
+    response = openai_client.moderations.create(
+        model="omni-moderation-latest",
+        input=[
+            {"type": "text", "text": "Does this upload break our rules?"},
+            {"type": "image_url", "image_url": {"url": png_data_url()}},
+        ],
+    )
+    (result,) = response.results  # parts of one input give one result
+    assert not result.flagged
+    assert result.category_applied_input_types.sexual == ["text", "image"]
+    assert result.category_applied_input_types.harassment == ["text"]
+    assert set(result.categories.model_dump(by_alias=True)) == OPENAI_CATEGORIES
+    assert response.model == "omni-moderation-latest"
+
+
+def test_moderation_input_errors(client: httpx.Client) -> None:
+    bad_image = client.post(
+        "/v1/moderations", json={"input": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}
+    )
+    assert bad_image.status_code in (400, 415)
+    assert bad_image.json()["error"]["param"] == "input[0].image_url.url"
+    mixed = client.post("/v1/moderations", json={"input": ["a", {"type": "text", "text": "b"}]})
+    assert mixed.status_code == 400 and mixed.json()["error"]["param"] == "input"
+    missing = client.post("/v1/moderations", json={})
+    assert missing.status_code == 400 and missing.json()["error"]["param"] == "input"
+
+
+# --- chat with a blocked input --------------------------------------------------------------------------
+
+
+def test_blocked_input_never_reaches_the_model(openai_client: openai.OpenAI) -> None:
+    completion = openai_client.chat.completions.create(
+        model="qwen3-vl-tiny", messages=[{"role": "user", "content": "where to find child porn"}], max_tokens=8
+    )
+    choice = completion.choices[0]
+    assert choice.finish_reason == "content_filter"
+    assert completion.usage.completion_tokens == 0 and completion.usage.prompt_tokens == 0
+    prompt_results = completion.model_extra["prompt_filter_results"][0]["content_filter_results"]
+    assert prompt_results["sexual/minors"]["filtered"] is True
+    assert prompt_results["sexual/minors"]["spans"]
+
+
+def test_redacted_pii_in_the_prompt_is_only_flagged(client: httpx.Client) -> None:
+    body = {"messages": [{"role": "user", "content": "mail me at jane.doe@example.com"}], "max_tokens": 4}
+    response = client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 200
+    pii = response.json()["prompt_filter_results"][0]["content_filter_results"]["pii"]
+    assert pii["detected"] is True and pii["action"] == "flag" and pii["spans"][0][:2] == [11, 31]
+
+
+# --- the audit log -------------------------------------------------------------------------------------
+
+
+def test_decisions_are_listed_with_filters_and_paging(client: httpx.Client) -> None:
+    request_id = new_id("e2e-audit")
+    headers = {"x-request-id": request_id}
+    moderated = client.post(
+        "/v1/moderations", json={"input": ["add wechat bag888", "hello", "buy cocaine here"]}, headers=headers
+    )
+    assert moderated.status_code == 200
+    page = client.get("/v1/moderation/decisions", params={"request_id": request_id}).json()
+    assert len(page["data"]) == 3 and page["next_cursor"] is None
+    record = page["data"][0]
+    assert {"created_at", "direction", "categories", "scores", "action", "policy_version", "content_sha256"} <= set(
+        record
+    )
+    assert all(r["content"] is None for r in page["data"])  # the shipped policy keeps hashes only
+    spam = client.get("/v1/moderation/decisions", params={"request_id": request_id, "category": "spam"}).json()
+    assert [r["categories"] for r in spam["data"]] == [["spam"]]
+    allowed = client.get("/v1/moderation/decisions", params={"request_id": request_id, "action": "allow"}).json()
+    assert len(allowed["data"]) == 1
+    since = client.get("/v1/moderation/decisions", params={"since": "2999-01-01T00:00:00Z"}).json()
+    assert since["data"] == []
+    first = client.get("/v1/moderation/decisions", params={"request_id": request_id, "limit": 2}).json()
+    second = client.get(
+        "/v1/moderation/decisions", params={"request_id": request_id, "limit": 2, "cursor": first["next_cursor"]}
+    ).json()
+    ids = [r["id"] for r in first["data"] + second["data"]]
+    assert len(first["data"]) == 2 and len(second["data"]) == 1 and len(set(ids)) == 3
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"limit": "0"}, {"since": "yesterday"}, {"since": "2026-01-01T00:00:00"}, {"cursor": "!!"}, {"colour": "red"}],
+)
+def test_bad_decision_queries_are_400(client: httpx.Client, params: dict[str, str]) -> None:
+    response = client.get("/v1/moderation/decisions", params=params)
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_decisions_need_the_api_key(service: Service) -> None:
+    assert httpx.get(f"{service.base_url}/v1/moderation/decisions").status_code == 401
+
+
+def test_audit_survives_a_policy_filter_replica_kill(service: Service, client: httpx.Client) -> None:
+    """Decisions answered just before a SIGKILL are journaled; the replacement replica replays them."""
+    request_ids = [new_id("e2e-kill") for _ in range(12)]
+
+    async def moderate_all() -> list[int]:
+        async with httpx.AsyncClient(base_url=service.base_url, headers=client.headers, timeout=60) as c:
+            responses = await asyncio.gather(
+                *(
+                    c.post("/v1/moderations", json={"input": "add wechat bag888"}, headers={"x-request-id": r})
+                    for r in request_ids
+                )
+            )
+        return [r.status_code for r in responses]
+
+    assert asyncio.run(moderate_all()) == [200] * len(request_ids)
+    (replica,) = service.replica_processes("PolicyFilter")
+    replica.send_signal(signal.SIGKILL)
+    replica.wait(timeout=30)
+    killed_at = time.perf_counter()
+    recovered = _wait_for_moderation(client)
+    print(f"\n[e2e] PolicyFilter replica replaced; moderation answered again after {recovered - killed_at:.1f}s")
+    found: set[str] = set()
+    deadline = time.perf_counter() + RECOVERY_TIMEOUT_S
+    while found != set(request_ids) and time.perf_counter() < deadline:
+        for request_id in set(request_ids) - found:
+            page = client.get("/v1/moderation/decisions", params={"request_id": request_id}).json()
+            if page["data"]:
+                found.add(request_id)
+        time.sleep(0.5)
+    assert found == set(request_ids)
+
+
+def _wait_for_moderation(client: httpx.Client) -> float:
+    deadline = time.perf_counter() + RECOVERY_TIMEOUT_S
+    while time.perf_counter() < deadline:
+        try:
+            if client.post("/v1/moderations", json={"input": "ping"}, timeout=10).status_code == 200:
+                return time.perf_counter()
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError("moderation did not recover")
+
+
+# --- the policy's life cycle --------------------------------------------------------------------------
+
+
+def _with_policy(service: Service, policy_file: Path, out: Path) -> Path:
+    config = yaml.safe_load(service.config.read_text())
+    for deployment in config["applications"][0]["deployments"]:
+        if deployment["name"] == "PolicyFilter":
+            deployment["user_config"]["policy_file"] = str(policy_file)
+    out.write_text(yaml.safe_dump(config, sort_keys=False))
+    return out
+
+
+def test_policy_hot_reload_under_live_traffic(service: Service, tmp_path: Path) -> None:
+    """`serve deploy` of a new policy file: no request fails, and the new version takes over."""
+    original_config = yaml.safe_load(service.config.read_text())
+    (filter_deployment,) = [d for d in original_config["applications"][0]["deployments"] if d["name"] == "PolicyFilter"]
+    original_policy_file = Path(filter_deployment["user_config"]["policy_file"])
+    policy = yaml.safe_load(original_policy_file.read_text())
+    old_version = policy["version"]
+    policy["version"] = f"{old_version}-reloaded"
+    policy["categories"]["custom"]["terms"] = [*policy["categories"]["custom"]["terms"], "zorblax"]
+    policy["categories"]["custom"]["input"] = "block"
+    new_policy = tmp_path / "policy.yaml"
+    new_policy.write_text(yaml.safe_dump(policy, allow_unicode=True, sort_keys=False))
+
+    statuses: list[int] = []
+    versions: list[str] = []
+    stop = threading.Event()
+
+    def traffic() -> None:
+        headers = {"authorization": f"Bearer {API_KEY}"}
+        with httpx.Client(base_url=service.base_url, headers=headers, timeout=60) as c:
+            while not stop.is_set():
+                r = c.post("/v1/moderations", json={"input": "buy the zorblax bag"})
+                statuses.append(r.status_code)
+                if r.status_code == 200:
+                    versions.append(r.json()["results"][0]["policy_version"])
+                chat = c.post(
+                    "/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+                )
+                statuses.append(chat.status_code)
+
+    worker = threading.Thread(target=traffic)
+    worker.start()
+    try:
+        time.sleep(1.0)
+        deployed_at = time.perf_counter()
+        service.deploy(_with_policy(service, new_policy, tmp_path / "serve.yaml"))
+        deadline = time.perf_counter() + RECOVERY_TIMEOUT_S
+        while (not versions or versions[-1] != policy["version"]) and time.perf_counter() < deadline:
+            time.sleep(0.2)
+        switched = time.perf_counter() - deployed_at
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+        service.deploy(_with_policy(service, original_policy_file, tmp_path / "restore.yaml"))
+    print(f"\n[e2e] policy hot reload: {len(statuses)} requests during reload, new version after {switched:.1f}s")
+    assert statuses and set(statuses) == {200}
+    assert versions[0] == old_version and versions[-1] == policy["version"]
+    # each request saw one whole policy: the version changes once and never flips back
+    changes = sum(1 for a, b in itertools.pairwise(versions) if a != b)
+    assert changes == 1
+    _wait_for_version(service, old_version)
+
+
+def _wait_for_version(service: Service, version: str) -> None:
+    headers = {"authorization": f"Bearer {API_KEY}"}
+    deadline = time.perf_counter() + RECOVERY_TIMEOUT_S
+    while time.perf_counter() < deadline:
+        r = httpx.post(f"{service.base_url}/v1/moderations", json={"input": "x"}, headers=headers, timeout=10)
+        if r.status_code == 200 and r.json()["results"][0]["policy_version"] == version:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"policy version {version} not restored")

@@ -1,0 +1,234 @@
+"""The model-backed layers: the shipped profanity classifier, the guard model (tiny random
+checkpoint), image screeners, and how their failures follow the policy's fail mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from pipelines.engine import EngineConfig, VLMEngine
+from pipelines.guard import DEFAULT_CATEGORY_MAP, GuardConfig
+from pipelines.policy import DetectContext, Policy, PolicyEngine, load_policy
+from pipelines.policy.image_screen import (
+    GuardedScreener,
+    ImageScreenConfig,
+    NudeNetConfig,
+    VLMQuestionConfig,
+    VLMQuestionScreener,
+    build_image_screeners,
+)
+from pipelines.policy.layers import (
+    GuardLayer,
+    GuardLayerConfig,
+    LayersConfig,
+    ProfanityConfig,
+    ProfanityLayer,
+    build_text_layers,
+    sentence_spans,
+)
+from pipelines.policy.normalize import NormalizedText
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return load_policy(ROOT / "configs" / "policy.yaml")
+
+
+@pytest.fixture(scope="module")
+def profanity() -> ProfanityLayer:
+    return ProfanityLayer(ProfanityConfig())
+
+
+def _score(layer: ProfanityLayer, text: str) -> float:
+    return max((h.score for h in layer.detect(NormalizedText.of(text), DetectContext())), default=0.0)
+
+
+# --- profanity classifier -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["You are a stupid fucking idiot.", "shut up you dumb bitch", "Go away, you worthless piece of shit!"],
+)
+def test_profanity_scores_english_abuse_high(profanity: ProfanityLayer, text: str) -> None:
+    assert _score(profanity, text) >= 0.5
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Slice the onions with a sharp kitchen knife, then fry them.",
+        "Sex education belongs in the school curriculum.",
+        "Is this bag made of real leather?",
+        "这个包是真皮的吗？",
+    ],
+)
+def test_profanity_leaves_benign_text_low(profanity: ProfanityLayer, text: str) -> None:
+    assert _score(profanity, text) < 0.5
+
+
+def test_one_abusive_sentence_in_a_long_answer_is_found_with_its_span(profanity: ProfanityLayer) -> None:
+    benign = "The bag is made of full-grain leather and the stitching is even. " * 20
+    text = benign + "Only a fucking idiot would buy the fake one. The strap is adjustable."
+    hits = [h for h in profanity.detect(NormalizedText.of(text), DetectContext()) if h.score >= 0.5]
+    assert len(hits) == 1
+    assert text[hits[0].start : hits[0].end] == "Only a fucking idiot would buy the fake one."
+
+
+def test_sentence_spans_cap_merges_the_tail() -> None:
+    text = "One. Two. Three. Four."
+    assert sentence_spans(text, 10) == [(0, 4), (5, 9), (10, 16), (17, 22)]
+    assert sentence_spans(text, 2) == [(0, 4), (5, 22)]
+    assert sentence_spans("... 123 !!!", 5) == []
+
+
+def test_profanity_decides_through_the_policy(profanity: ProfanityLayer, policy: Policy) -> None:
+    engine = PolicyEngine(policy, [profanity])
+    abusive = "Listen here. You are a stupid fucking idiot."
+    assert engine.check(abusive, "output").blocked  # hate/harassment output: block
+    flagged = engine.check(abusive, "input")
+    assert flagged.action == "flag" and "hate/harassment" in flagged.fired and not flagged.blocked
+    assert engine.check("Slice the onions with a kitchen knife.", "output").action == "allow"
+
+
+def test_layers_build_in_cost_order_and_can_be_switched_off() -> None:
+    assert [layer.name for layer in build_text_layers(LayersConfig())] == ["profanity"]
+    assert build_text_layers(LayersConfig(profanity=ProfanityConfig(enabled=False))) == []
+
+
+# --- guard model ----------------------------------------------------------------------------------
+
+
+def test_every_guard_category_maps_to_a_shipped_policy_category(policy: Policy) -> None:
+    targets = {
+        *DEFAULT_CATEGORY_MAP.values(),
+        GuardConfig().fallback_category,
+        GuardLayerConfig.model_fields["unavailable_category"].default,
+    }
+    assert targets <= set(policy.categories)
+
+
+def _guard_layer(tiny_guard_dir: Path) -> GuardLayer:
+    model = GuardConfig(model=str(tiny_guard_dir), dtype="float32", device="cpu", local_files_only=True)
+    return GuardLayer(GuardLayerConfig(model=model))
+
+
+def test_guard_verdict_becomes_policy_hits(
+    tiny_guard_dir: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layer = _guard_layer(tiny_guard_dir)
+    seen: list[str] = []
+
+    def answer(rendered: list[str]) -> list[str]:
+        seen.extend(rendered)  # the real template rendering ran
+        return ["Safety: Unsafe\nCategories: Violent, Unethical Acts\nRefusal: No"]
+
+    monkeypatch.setattr(layer.model, "generate", answer)
+    engine = PolicyEngine(policy, [layer])
+    decision = engine.check("some answer", "output", prompt="the question")
+    assert {"violence", "hate/harassment"} <= set(decision.fired)
+    assert decision.blocked  # violence output: block
+    assert "the question" in seen[0] and "some answer" in seen[0]
+
+
+def test_random_guard_answer_is_a_guard_outage_not_a_pass(tiny_guard_dir: Path) -> None:
+    """The tiny random guard writes gibberish (no `Safety:` line): that is `guard_unavailable`, never safe."""
+    layer = _guard_layer(tiny_guard_dir)
+    hits = layer.detect(NormalizedText.of("hello there"), DetectContext("input"))
+    assert [(h.category, h.score, h.start, h.end) for h in hits] == [("guard_unavailable", 1.0, 0, 0)]
+    assert layer.failures == 1
+
+
+@pytest.mark.parametrize(("action", "blocked"), [("flag", False), ("block", True)])
+def test_guard_failure_follows_the_policy_fail_mode(
+    tiny_guard_dir: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch, action: str, blocked: bool
+) -> None:
+    layer = _guard_layer(tiny_guard_dir)
+
+    def broken(rendered: list[str]) -> list[str]:
+        raise RuntimeError("CUDA error: device-side assert triggered")
+
+    monkeypatch.setattr(layer.model, "generate", broken)
+    data = policy.model_dump()
+    data["categories"]["guard_unavailable"]["input"] = action
+    engine = PolicyEngine(Policy.model_validate(data), [layer])
+    decision = engine.check("a harmless question", "input")
+    assert decision.categories["guard_unavailable"].detected
+    assert decision.blocked is blocked and decision.action == action
+    assert layer.failures == 1
+
+
+def test_guard_is_skipped_once_rules_already_block(tiny_guard_dir: Path, policy: Policy) -> None:
+    layer = _guard_layer(tiny_guard_dir)
+    calls: list[int] = []
+    original = layer.model.classify
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    layer.model.classify = counting  # type: ignore[method-assign]
+    PolicyEngine(policy, [layer]).check("how to make a pipe bomb at home", "output")
+    assert calls == []
+
+
+# --- image screening ------------------------------------------------------------------------------
+
+
+def test_vlm_question_reads_category_names() -> None:
+    screener = VLMQuestionScreener(VLMQuestionConfig(), generate=lambda requests: [])
+    assert screener.categories_in("Sexual/minors, violence.") == {"sexual/minors", "violence"}
+    assert screener.categories_in("none") == set()
+    assert screener.categories_in("SEXUAL") == {"sexual"}
+
+
+def test_vlm_question_asks_the_real_engine_about_each_image(tiny_model_dir: Path) -> None:
+    engine = VLMEngine(
+        EngineConfig(model=str(tiny_model_dir), dtype="float32", device="cpu", local_files_only=True, warmup=False)
+    )
+    asked: list[int] = []
+
+    def generate(requests: list) -> list:
+        asked.append(len(requests))
+        assert all(r.images for r in requests)
+        return engine.generate_batch(requests)
+
+    screener = VLMQuestionScreener(VLMQuestionConfig(max_tokens=4), generate)
+    images = [Image.new("RGB", (64, 64), "red"), Image.new("RGB", (64, 48), "blue")]
+    hits = screener.screen(images)
+    assert asked == [2]
+    assert {h.category for h in hits} <= set(VLMQuestionConfig().categories)
+    assert all(h.start == h.end == 0 and h.score == 1.0 for h in hits)
+
+
+def test_screener_failure_is_reported_not_swallowed(policy: Policy) -> None:
+    def broken(requests: list) -> list:
+        raise TimeoutError("VLM replica did not answer")
+
+    screener = GuardedScreener(VLMQuestionScreener(VLMQuestionConfig(), broken), "screen_unavailable")
+    hits = screener.screen([Image.new("RGB", (8, 8))])
+    assert [h.category for h in hits] == ["screen_unavailable"] and screener.failures == 1
+    assert "screen_unavailable" in policy.categories
+
+
+def test_screeners_are_off_by_default_and_nudenet_needs_its_extra() -> None:
+    assert build_image_screeners(ImageScreenConfig(), generate=None) == []
+    with pytest.raises(ValueError, match="needs a VLM"):
+        build_image_screeners(ImageScreenConfig(vlm_question=VLMQuestionConfig(enabled=True)), generate=None)
+    try:
+        import nudenet  # noqa: F401
+    except ImportError:
+        with pytest.raises(RuntimeError, match="AGPL"):
+            build_image_screeners(ImageScreenConfig(nudenet=NudeNetConfig(enabled=True)), generate=None)
+    else:
+        pytest.skip("nudenet is installed; its detector test is test_nudenet_detects_nothing_on_a_blank_image")
+
+
+def test_nudenet_detects_nothing_on_a_blank_image() -> None:
+    pytest.importorskip("nudenet", reason="optional AGPL-3.0 extra, not installed by make setup")
+    (screener,) = build_image_screeners(ImageScreenConfig(nudenet=NudeNetConfig(enabled=True)), generate=None)
+    assert screener.screen([Image.new("RGB", (320, 320), "white")]) == []

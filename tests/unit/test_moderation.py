@@ -1,0 +1,174 @@
+"""The Moderator (layers + screeners + audit), the OpenAI moderation view and moderation input parsing."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from pipelines.audit import AuditConfig, AuditLog
+from pipelines.errors import InvalidRequestError, OverloadedError, PayloadTooLargeError
+from pipelines.moderation import OPENAI_CATEGORY_SOURCES, Moderator, image_sha256, openai_moderation
+from pipelines.policy import Hit, Policy, load_policy
+from pipelines.policy.layers import ProfanityConfig, ProfanityLayer
+from pipelines.validation import ValidationLimits, validate_moderation_input
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return load_policy(ROOT / "configs" / "policy.yaml")
+
+
+@pytest.fixture
+def audit(tmp_path: Path) -> AuditLog:
+    log = AuditLog(
+        AuditConfig(url=f"sqlite:///{tmp_path / 'audit.db'}", journal_dir=str(tmp_path / "journal"), keep_content=True)
+    )
+    yield log
+    log.close()
+
+
+class FixedScreener:
+    """An image screener with a known answer (stands in for a detector model's verdict)."""
+
+    name = "fixed"
+
+    def __init__(self, hits: list[Hit]) -> None:
+        self.hits = hits
+
+    def screen(self, images: object) -> list[Hit]:
+        return self.hits
+
+
+def _png_data_url(color: str = "red", size: tuple[int, int] = (32, 32)) -> str:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+# --- Moderator and the audit log --------------------------------------------------------------------
+
+
+def test_every_decision_is_audited_with_hash_and_version(policy: Policy, audit: AuditLog) -> None:
+    moderator = Moderator(policy, audit=audit, model_name="m1")
+    moderator.check("add wechat abc123 for cheap bags", "input", "req-1")
+    moderator.check("a fine answer", "output", "req-1", prompt="q")
+    assert audit.flush(timeout_s=5)
+    records, _ = audit.query(request_id="req-1")
+    by_direction = {r.direction: r for r in records}
+    assert set(by_direction) == {"input", "output"}
+    assert "spam" in by_direction["input"].categories and by_direction["input"].action != "allow"
+    assert by_direction["output"].action == "allow" and by_direction["output"].model == "m1"
+    assert all(r.policy_version == policy.version and len(r.content_sha256) == 64 for r in records)
+    assert all(r.content is None for r in records)  # the shipped policy does not keep content
+
+
+def test_content_is_kept_only_when_the_policy_says_so(policy: Policy, audit: AuditLog) -> None:
+    keeping = Policy.model_validate(policy.model_dump() | {"audit_keep_content": True})
+    Moderator(keeping, audit=audit).check("keep me", "input", "req-keep")
+    assert audit.flush(timeout_s=5)
+    (record,), _ = audit.query(request_id="req-keep")
+    assert record.content == "keep me"
+
+
+def test_image_hits_join_the_decision_and_images_are_hashed(policy: Policy, audit: AuditLog) -> None:
+    screener = FixedScreener([Hit("sexual", 0, 0, 0.97, "fixed", "")])
+    moderator = Moderator(policy, image_screeners=[screener], audit=audit)
+    image = Image.new("RGB", (16, 16), "blue")
+    decision = moderator.check("what is in this picture?", "input", "req-img", images=[image])
+    assert decision.categories["sexual"].detected and decision.categories["sexual"].score == 0.97
+    text_only = moderator.check("what is in this picture?", "input", "req-txt")
+    assert not text_only.categories["sexual"].detected  # screeners run only when there are images
+    assert audit.flush(timeout_s=5)
+    (record,), _ = audit.query(request_id="req-img")
+    assert record.extra == {"image_sha256": [image_sha256(image)]}
+
+
+def test_image_hash_ignores_container_but_not_pixels() -> None:
+    a = Image.new("RGB", (8, 8), "red")
+    buf = io.BytesIO()
+    a.save(buf, "PNG")
+    assert image_sha256(Image.open(io.BytesIO(buf.getvalue())).convert("RGB")) == image_sha256(a)
+    assert image_sha256(Image.new("RGB", (8, 8), "blue")) != image_sha256(a)
+
+
+@pytest.mark.parametrize(("fail_mode", "raises"), [("fail_open", False), ("fail_closed", True)])
+def test_audit_outage_follows_the_fail_mode(policy: Policy, tmp_path: Path, fail_mode: str, raises: bool) -> None:
+    log = AuditLog(AuditConfig(url=f"sqlite:///{tmp_path / 'a.db'}", journal_dir=str(tmp_path / "j")))
+    log.close()  # a closed log refuses records, like a lost journal disk
+    moderator = Moderator(policy, audit=log, audit_fail_mode=fail_mode)  # type: ignore[arg-type]
+    if raises:
+        with pytest.raises(OverloadedError):
+            moderator.check("hello", "input", "req-x")
+    else:
+        assert moderator.check("hello", "input", "req-x").action == "allow"
+    assert moderator.audit_failures == 1
+
+
+# --- OpenAI's moderation view -------------------------------------------------------------------------
+
+
+def test_openai_view_maps_our_categories(policy: Policy) -> None:
+    moderator = Moderator(policy, text_layers=[ProfanityLayer(ProfanityConfig())])
+    decision = moderator.check("You are a worthless idiot and I will kill you", "input", "r")
+    view = openai_moderation(decision, has_text=True, has_image=False)
+    assert set(view.categories) == set(OPENAI_CATEGORY_SOURCES)
+    assert view.categories["harassment"] and view.categories["hate"]
+    assert view.categories["violence"] and view.categories["harassment/threatening"]
+    assert not view.categories["sexual"] and not view.categories["self-harm/intent"]
+    assert view.category_scores["harassment"] == decision.categories["hate/harassment"].score
+    assert view.category_applied_input_types["sexual"] == ["text"]
+
+
+def test_openai_view_applied_input_types_for_images(policy: Policy) -> None:
+    decision = Moderator(policy).check("", "input", "r")
+    view = openai_moderation(decision, has_text=False, has_image=True)
+    assert view.category_applied_input_types["sexual"] == ["image"]
+    assert view.category_applied_input_types["harassment"] == []
+    assert not any(view.categories.values())
+
+
+# --- moderation input parsing ---------------------------------------------------------------------
+
+
+LIMITS = ValidationLimits(resize_max_pixels=None, resize_min_pixels=None)
+
+
+def test_moderation_input_shapes() -> None:
+    (one,) = validate_moderation_input("hello", LIMITS)
+    assert one.text == "hello" and one.images == []
+    assert [i.text for i in validate_moderation_input(["a", "b"], LIMITS)] == ["a", "b"]
+    parts = [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": _png_data_url()}}]
+    (multi,) = validate_moderation_input(parts, LIMITS)
+    assert multi.text == "look" and len(multi.images) == 1 and multi.images[0].image.size == (32, 32)
+
+
+@pytest.mark.parametrize("value", [None, 3, [], ["a", {"type": "text", "text": "b"}], {"text": "x"}])
+def test_moderation_input_bad_shapes_are_400(value: object) -> None:
+    with pytest.raises(InvalidRequestError) as err:
+        validate_moderation_input(value, LIMITS)
+    assert err.value.param == "input"
+
+
+def test_moderation_input_parts_are_checked_like_chat_parts() -> None:
+    with pytest.raises(InvalidRequestError) as err:
+        validate_moderation_input([{"type": "audio", "data": "x"}], LIMITS)
+    assert err.value.param == "input[0].type"
+    with pytest.raises(InvalidRequestError) as err:
+        validate_moderation_input([{"type": "image_url", "image_url": {"url": "data:image/png;base64,!!"}}], LIMITS)
+    assert err.value.param == "input[0].image_url.url"
+
+
+def test_moderation_input_limits() -> None:
+    small = LIMITS.model_copy(update={"max_moderation_inputs": 2, "max_prompt_chars": 10})
+    with pytest.raises(PayloadTooLargeError) as err:
+        validate_moderation_input(["a", "b", "c"], small)
+    assert err.value.code == "too_many_inputs"
+    with pytest.raises(PayloadTooLargeError) as err:
+        validate_moderation_input("x" * 11, small)
+    assert err.value.param == "input" and err.value.code == "prompt_too_long"
