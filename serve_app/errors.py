@@ -8,7 +8,9 @@ text or stack trace ever reaches a client.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 import pydantic
 from fastapi import FastAPI, Request
@@ -89,9 +91,24 @@ def to_error_response(exc: BaseException, request_id: str | None) -> JSONRespons
 
 
 def _is_backpressure(exc: BaseException) -> bool:
-    from ray.serve.exceptions import BackPressureError  # local: keeps this module importable without a cluster
+    from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 
-    return isinstance(exc, BackPressureError)
+    return isinstance(exc, (BackPressureError, DeploymentUnavailableError))
+
+
+@contextlib.asynccontextmanager
+async def shed_load() -> AsyncIterator[None]:
+    """Turn a full downstream queue into our 503 (error body, request id, Retry-After).
+
+    Needed around every route's deployment calls: Serve registers its own FastAPI handler for
+    ``BackPressureError`` on the ingress app, which would answer a bare text 503 instead.
+    """
+    try:
+        yield
+    except Exception as exc:
+        if _is_backpressure(exc):
+            raise OverloadedError("The service is overloaded; retry later.") from exc
+        raise
 
 
 def _validation_error_response(

@@ -18,7 +18,7 @@ from ray.serve.handle import DeploymentHandle
 
 from pipelines.errors import AuthenticationError, InvalidRequestError, PayloadTooLargeError
 from serve_app.config import IngressUserConfig, resolve_path
-from serve_app.errors import install_error_handlers, to_error_response
+from serve_app.errors import install_error_handlers, shed_load, to_error_response
 from serve_app.protocol import (
     AuditDecisionPage,
     ChatCompletionRequest,
@@ -149,10 +149,12 @@ class Ingress:
             body = pydantic.TypeAdapter(ChatCompletionRequest).validate_python(payload)
             if body.unknown_fields():
                 logger.info("request %s: ignoring unknown fields %s", request_id, body.unknown_fields())
-            response, batch_size = await self.service.chat(body, request_id)
+            async with shed_load():
+                response, batch_size = await self.service.chat(body, request_id)
         else:
             legacy = pydantic.TypeAdapter(LegacyGenerateRequest).validate_python(payload)
-            response, batch_size = await self.service.legacy(legacy, request_id)
+            async with shed_load():
+                response, batch_size = await self.service.legacy(legacy, request_id)
         return JSONResponse(response.model_dump(), headers={BATCH_SIZE_HEADER: str(batch_size)})
 
     @app.post("/v1/moderations")
@@ -162,14 +164,16 @@ class Ingress:
         if not isinstance(payload, dict):
             raise InvalidRequestError("Request body must be a JSON object.", code="invalid_json")
         body = pydantic.TypeAdapter(ModerationRequest).validate_python(payload)
-        return await self.service.moderations(body, request.state.request_id)
+        async with shed_load():
+            return await self.service.moderations(body, request.state.request_id)
 
     @app.get("/v1/moderation/decisions")
     async def decisions(self, request: Request) -> AuditDecisionPage:
         """The audit log for dashboards, newest first; filters and paging in the query string."""
         self.authenticate(request)
         query = DecisionQuery.model_validate(dict(request.query_params))
-        records, next_cursor = await self.policy.decisions.remote(query.model_dump())
+        async with shed_load():
+            records, next_cursor = await self.policy.decisions.remote(query.model_dump())
         return AuditDecisionPage(data=records, next_cursor=next_cursor)
 
     @app.get("/v1/models")
