@@ -95,6 +95,14 @@ class DeadlineExceededError(ServiceError):
     default_code = "timeout"
 
 
+class RequestCancelledError(ServiceError):
+    """The client went away; nobody reads this answer (499 in the access log, as nginx writes it)."""
+
+    status = 499
+    error_type = "invalid_request_error"
+    default_code = "cancelled"
+
+
 class EngineError(ServiceError):
     """Generation failed for one request; its batch-mates are unaffected (HTTP 500)."""
 

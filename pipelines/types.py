@@ -72,6 +72,8 @@ class GenerationRequest:
     request_id: str
     messages: list[Message]
     params: SamplingParams
+    deadline: float | None = None
+    """Wall-clock time (``time.time()``) after which the engine drops the request with a 504."""
 
     @property
     def images(self) -> list[Image.Image]:

@@ -1,0 +1,169 @@
+"""Iteration-level batching: joining mid-flight, leaving early, streaming, cancellation, deadlines."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from pipelines.continuous import ContinuousEngine, StreamEvent
+from pipelines.engine import EngineConfig, VLMEngine
+from pipelines.errors import DeadlineExceededError, RequestCancelledError
+from pipelines.types import GenerationRequest, GenerationResult, ImagePart, Message, SamplingParams, TextPart
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model_dir: Path) -> VLMEngine:
+    return VLMEngine(
+        EngineConfig(model=str(tiny_model_dir), dtype="float32", device="cpu", local_files_only=True, warmup=False)
+    )
+
+
+def request(i: int, text: str, image: Image.Image | None = None, **params: object) -> GenerationRequest:
+    parts: list = [ImagePart(image, "image/png", 0)] if image is not None else []
+    parts.append(TextPart(text))
+    sampling = SamplingParams(**{"max_tokens": 12, **params})  # type: ignore[arg-type]
+    return GenerationRequest(f"r{i}", [Message("user", parts)], sampling)
+
+
+REQUESTS = [
+    ("hello there", None, {"max_tokens": 10}),
+    ("describe this picture please", Image.new("RGB", (64, 48), "red"), {"max_tokens": 16}),
+    ("a much longer prompt with many many words in it to make the padding matter", None, {"max_tokens": 6}),
+    ("what colour?", Image.new("RGB", (32, 32), "blue"), {"max_tokens": 14}),
+    ("short", None, {"max_tokens": 3}),
+]
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.events: dict[str, list[StreamEvent]] = {}
+
+    def __call__(self, event: StreamEvent) -> None:
+        self.events.setdefault(event.request_id, []).append(event)
+
+    def result(self, request_id: str) -> GenerationResult | Exception:
+        final = self.events[request_id][-1]
+        assert final.final
+        return final.result  # type: ignore[return-value]
+
+    def streamed(self, request_id: str) -> str:
+        return "".join(e.delta for e in self.events[request_id])
+
+
+def drive(cont: ContinuousEngine, schedule: dict[int, list[GenerationRequest]], sink: Collector) -> None:
+    """Step by hand; ``schedule[k]`` requests arrive before step k."""
+    pending: list = []
+    step = 0
+    while step <= max(schedule) or pending or cont.running:
+        pending += [(r, sink) for r in schedule.get(step, [])]
+        pending = cont.step(pending)
+        step += 1
+        assert step < 500
+
+
+def test_greedy_tokens_are_the_same_alone_and_joining_mid_flight(engine: VLMEngine) -> None:
+    requests = [request(i, text, image, **params) for i, (text, image, params) in enumerate(REQUESTS)]
+    alone = [engine.generate_batch([r])[0] for r in requests]
+    cont = ContinuousEngine(engine, max_running=8, start=False)
+    sink = Collector()
+    drive(cont, {0: requests[:2], 3: requests[2:4], 5: requests[4:]}, sink)
+    for r, solo in zip(requests, alone, strict=True):
+        result = sink.result(r.request_id)
+        assert isinstance(result, GenerationResult) and isinstance(solo, GenerationResult)
+        assert (result.text, result.completion_tokens, result.finish_reason) == (
+            solo.text,
+            solo.completion_tokens,
+            solo.finish_reason,
+        )
+        assert sink.streamed(r.request_id) == result.text
+    assert max(cont.step_sizes) > 2  # the late requests really shared steps with the early ones
+    assert cont.running == 0
+
+
+def test_max_running_caps_the_step_and_the_rest_wait(engine: VLMEngine) -> None:
+    requests = [request(i, text, image, **params) for i, (text, image, params) in enumerate(REQUESTS)]
+    cont = ContinuousEngine(engine, max_running=2, start=False)
+    sink = Collector()
+    drive(cont, {0: requests}, sink)
+    assert max(cont.step_sizes) == 2
+    assert all(isinstance(sink.result(r.request_id), GenerationResult) for r in requests)
+
+
+def test_stop_string_never_streams_and_matches_the_batch_engine(engine: VLMEngine) -> None:
+    base = request(0, "describe this picture please", Image.new("RGB", (64, 48), "red"), max_tokens=16)
+    full = engine.generate_batch([base])[0]
+    assert isinstance(full, GenerationResult) and len(full.text) > 6
+    stop = full.text[4:7]
+    stopped = request(1, "describe this picture please", Image.new("RGB", (64, 48), "red"), max_tokens=16, stop=[stop])
+    expected = engine.generate_batch([stopped])[0]
+    cont = ContinuousEngine(engine, max_running=4, start=False)
+    sink = Collector()
+    drive(cont, {0: [stopped]}, sink)
+    result = sink.result("r1")
+    assert isinstance(result, GenerationResult) and isinstance(expected, GenerationResult)
+    assert result.text == expected.text and result.finish_reason == "stop"
+    assert stop not in sink.streamed("r1") and sink.streamed("r1") == result.text
+
+
+def test_seeded_sampling_is_reproducible_inside_a_batch(engine: VLMEngine) -> None:
+    sampled = request(0, "tell me a story", temperature=0.9, top_p=0.9, seed=1234, max_tokens=10)
+    others = [request(i, f"filler {i}", max_tokens=8) for i in range(1, 4)]
+    alone, together = Collector(), Collector()
+    drive(ContinuousEngine(engine, max_running=8, start=False), {0: [sampled]}, alone)
+    drive(ContinuousEngine(engine, max_running=8, start=False), {0: others, 2: [sampled]}, together)
+    assert alone.result("r0").text == together.result("r0").text  # type: ignore[union-attr]
+
+
+def test_cancelled_request_leaves_the_batch_and_others_finish(engine: VLMEngine) -> None:
+    long = request(0, "keep going", max_tokens=40)
+    other = request(1, "and me", max_tokens=20)
+    cont = ContinuousEngine(engine, max_running=4, start=False)
+    sink = Collector()
+    pending = cont.step([(long, sink), (other, sink)])
+    pending = cont.step(pending)
+    assert cont.running == 2
+    cont.cancel("r0")
+    cont.step(pending)
+    assert cont.running == 1
+    assert isinstance(sink.result("r0"), RequestCancelledError)
+    drive(cont, {0: []}, sink)
+    assert isinstance(sink.result("r1"), GenerationResult)
+
+
+def test_request_past_its_deadline_gets_504(engine: VLMEngine) -> None:
+    late = request(0, "too late", max_tokens=40)
+    late.deadline = time.time() - 1
+    running = request(1, "soon late", max_tokens=200)
+    cont = ContinuousEngine(engine, max_running=4, start=False)
+    sink = Collector()
+    pending = cont.step([(late, sink), (running, sink)])
+    assert isinstance(sink.result("r0"), DeadlineExceededError)
+    running.deadline = time.time() - 1  # its deadline passes while it runs
+    cont.step(pending)
+    assert isinstance(sink.result("r1"), DeadlineExceededError) and cont.running == 0
+
+
+def test_worker_thread_serves_concurrent_submissions(engine: VLMEngine) -> None:
+    requests = [request(i, text, image, **params) for i, (text, image, params) in enumerate(REQUESTS)]
+    alone = {r.request_id: engine.generate_batch([r])[0].text for r in requests}  # type: ignore[union-attr]
+    cont = ContinuousEngine(engine, max_running=8)
+    done = threading.Event()
+    sink = Collector()
+
+    def on_event(event: StreamEvent) -> None:
+        sink(event)
+        if sum(1 for events in sink.events.values() if events[-1].final) == len(requests):
+            done.set()
+
+    try:
+        for r in requests:
+            cont.submit(r, on_event)
+            time.sleep(0.01)
+        assert done.wait(timeout=60)
+    finally:
+        cont.close()
+    assert {r.request_id: sink.result(r.request_id).text for r in requests} == alone  # type: ignore[union-attr]
