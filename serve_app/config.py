@@ -24,11 +24,19 @@ class _Strict(BaseModel):
 
 
 class BatchingConfig(_Strict):
-    """`user_config` of the VLM deployment."""
+    """`user_config` of the VLM deployment.
 
-    max_batch_size: int = Field(8, ge=1, le=256, description="Most requests in one `generate` call.")
+    Two levels: ``@serve.batch`` groups arriving requests (``max_batch_size``,
+    ``batch_wait_timeout_s``) so they are prefilled together; the continuous engine then decodes
+    up to ``max_running`` sequences per step, letting new groups join while others run.
+    """
+
+    max_batch_size: int = Field(8, ge=1, le=256, description="Most requests admitted (prefilled) together.")
     batch_wait_timeout_s: float = Field(
-        0.02, ge=0.0, le=10.0, description="How long a partial batch waits for more requests."
+        0.02, ge=0.0, le=10.0, description="How long a partial admission group waits for more requests."
+    )
+    max_running: int = Field(
+        32, ge=1, le=1024, description="Most sequences in one decode step (bounds the KV cache); the rest wait."
     )
 
 

@@ -1,15 +1,16 @@
-"""The GPU deployment: dynamically batched Qwen3-VL generation."""
+"""The GPU deployment: Qwen3-VL with continuous batching, streamed or not."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
+from collections.abc import AsyncIterator
 from typing import Any
 
 from ray import serve
 from ray.serve.metrics import Histogram
 
+from pipelines.continuous import ContinuousEngine, StreamEvent
 from pipelines.engine import EngineConfig, VLMEngine
 from pipelines.errors import ModelNotReadyError, ServiceError
 from pipelines.types import GenerationRequest, GenerationResult
@@ -18,44 +19,87 @@ from serve_app.config import BatchingConfig
 logger = logging.getLogger("ray.serve")
 
 _BATCH_SIZE_BOUNDARIES = [1, 2, 4, 8, 16, 32, 64, 128]
+# Admission groups that may be in flight at once: each stays open while its requests stream, so
+# this bounds how many groups share the running batch (max_ongoing_requests should be at least
+# max_batch_size * this, or groups never fill).
+MAX_CONCURRENT_ADMISSIONS = 4
+
+_Slot = StreamEvent | None | type[StopIteration]
 
 
 @serve.deployment(name="VLM")
 class VLMDeployment:
-    """Loads the model in the constructor (Serve routes no traffic before that), then batches.
+    """Loads the model in the constructor (Serve routes no traffic before that).
 
-    ``generate`` never raises for a single bad request: the engine returns per-request errors
-    as values, because an exception inside a ``@serve.batch`` function fails every caller.
+    ``generate_stream`` yields :class:`StreamEvent` s (text deltas, then the final result);
+    ``generate`` returns the final result only. Both go through one streaming ``@serve.batch``
+    that hands each admission group to the continuous engine. Per-request failures come back as
+    values: an exception inside a ``@serve.batch`` function would fail every caller.
     """
 
     def __init__(self, engine: dict[str, Any]) -> None:
         self.config = EngineConfig.model_validate(engine)
         self.engine = VLMEngine(self.config)
-        self.batch_sizes: Counter[int] = Counter()
+        self.continuous = ContinuousEngine(self.engine, max_running=BatchingConfig().max_running)
         self.batch_size_metric = Histogram(
-            "qvs_batch_size", description="Requests per generate call.", boundaries=_BATCH_SIZE_BOUNDARIES
+            "qvs_batch_size", description="Requests admitted together.", boundaries=_BATCH_SIZE_BOUNDARIES
         )
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         batching = BatchingConfig.model_validate(user_config)
-        self._generate_batch.set_max_batch_size(batching.max_batch_size)
-        self._generate_batch.set_batch_wait_timeout_s(batching.batch_wait_timeout_s)
+        self._stream_batch.set_max_batch_size(batching.max_batch_size)
+        self._stream_batch.set_batch_wait_timeout_s(batching.batch_wait_timeout_s)
+        self.continuous.set_max_running(batching.max_running)
         logger.info("batching set to %s", batching.model_dump())
 
     async def generate(self, request: GenerationRequest) -> GenerationResult | ServiceError:
+        final: GenerationResult | ServiceError = ModelNotReadyError("The model produced no result.")
+        async for event in self.generate_stream(request):
+            if event.result is not None:
+                final = event.result
+        return final
+
+    async def generate_stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
+        """Text deltas as they are made; the last event carries the result. If the caller goes away
+        (client disconnect), the request leaves the running batch at the next step."""
         if not self.engine.ready:
-            return ModelNotReadyError("The model is still loading.")
-        return await self._generate_batch(request)
+            yield StreamEvent(request.request_id, result=ModelNotReadyError("The model is still loading."))
+            return
+        finished = False
+        try:
+            async for event in self._stream_batch(request):
+                if event is not None:
+                    finished = event.final
+                    yield event
+        finally:
+            if not finished:
+                self.continuous.cancel(request.request_id)
 
     @serve.batch(
-        max_batch_size=BatchingConfig().max_batch_size, batch_wait_timeout_s=BatchingConfig().batch_wait_timeout_s
+        max_batch_size=BatchingConfig().max_batch_size,
+        batch_wait_timeout_s=BatchingConfig().batch_wait_timeout_s,
+        max_concurrent_batches=MAX_CONCURRENT_ADMISSIONS,
     )
-    async def _generate_batch(self, requests: list[GenerationRequest]) -> list[GenerationResult | ServiceError]:
-        self.batch_sizes[len(requests)] += 1
+    async def _stream_batch(self, requests: list[GenerationRequest]) -> AsyncIterator[list[_Slot]]:
         self.batch_size_metric.observe(len(requests))
-        # Generation is blocking compute: run it off the event loop so health checks and the
-        # batch queue keep being served while the model works.
-        return await asyncio.to_thread(self.engine.generate_batch, requests)
+        loop = asyncio.get_running_loop()
+        arrivals: asyncio.Queue[tuple[int, StreamEvent]] = asyncio.Queue()
+        for index, request in enumerate(requests):
+            self.continuous.submit(
+                request, lambda event, i=index: loop.call_soon_threadsafe(arrivals.put_nowait, (i, event))
+            )
+        done = [False] * len(requests)
+        while not all(done):
+            ready = [await arrivals.get()]
+            while not arrivals.empty():
+                ready.append(arrivals.get_nowait())
+            slots: list[_Slot] = [StopIteration if d else None for d in done]
+            for index, event in ready:
+                slots[index] = _merge(slots[index], event)
+            for index, slot in enumerate(slots):
+                if isinstance(slot, StreamEvent) and slot.final:
+                    done[index] = True
+            yield slots
 
     def model_info(self) -> dict[str, Any]:
         return {
@@ -66,9 +110,25 @@ class VLMDeployment:
             "ready": self.engine.ready,
         }
 
+    def engine_stats(self) -> dict[str, Any]:
+        """Decode steps by batch size, and the sequences running and waiting now."""
+        return {
+            "steps": self.continuous.steps,
+            "step_sizes": dict(self.continuous.step_sizes),
+            "running": self.continuous.running,
+            "waiting": self.continuous.waiting,
+        }
+
     def batch_size_histogram(self) -> dict[int, int]:
-        return dict(self.batch_sizes)
+        return dict(self.continuous.step_sizes)
 
     def check_health(self) -> None:
         if not self.engine.ready:
             raise RuntimeError("model not ready")
+
+
+def _merge(slot: _Slot, event: StreamEvent) -> StreamEvent:
+    """Several events for one request in one round: deltas concatenated, the final result kept."""
+    if not isinstance(slot, StreamEvent):
+        return event
+    return StreamEvent(event.request_id, slot.delta + event.delta, event.result or slot.result)
