@@ -93,6 +93,7 @@ class ContinuousEngine:
         self._stopping = threading.Event()
         self.steps = 0
         self.step_sizes: dict[int, int] = {}
+        self.finished: dict[str, int] = {}  # how sequences ended: done, cancelled, deadline, error
         self._thread = threading.Thread(target=self._run, name="continuous-engine", daemon=True)
         if start:  # tests drive `step` by hand instead
             self._thread.start()
@@ -163,8 +164,10 @@ class ContinuousEngine:
         kept = []
         for request, sink in pending:
             if self._take_cancelled(request.request_id):
+                self._count("cancelled")
                 sink(StreamEvent(request.request_id, result=_cancelled(request)))
             elif _past_deadline(request):
+                self._count("deadline")
                 sink(StreamEvent(request.request_id, result=_timed_out()))
             else:
                 kept.append((request, sink))
@@ -298,12 +301,16 @@ class ContinuousEngine:
 
     def _complete(self, sequence: _Sequence) -> None:
         request_id = sequence.request.request_id
+        self._count(sequence.finish or "error")
         if sequence.error is not None:
             sequence.sink(StreamEvent(request_id, result=sequence.error))
             return
         result = self.engine._finish(sequence.request, sequence.prompt_tokens, sequence.tokens, sequence.max_batch)
         # The hold-back guarantees the streamed prefix is a prefix of the final text.
         sequence.sink(StreamEvent(request_id, delta=result.text[sequence.emitted :], result=result))
+
+    def _count(self, reason: str) -> None:
+        self.finished[reason] = self.finished.get(reason, 0) + 1
 
     def _fail_all(self, exc: Exception) -> None:
         error = self.engine._engine_failure(exc)

@@ -71,6 +71,11 @@ def openai_moderation(decision: PolicyDecision, *, has_text: bool, has_image: bo
     return OpenAIModeration(categories, scores, applied)
 
 
+def is_cheap(layer: Detector) -> bool:
+    """Layers declare ``cost = "cheap"`` when they may run on every streamed delta (no model call)."""
+    return getattr(layer, "cost", "model") == "cheap"
+
+
 def image_sha256(image: Image.Image) -> str:
     """Hash of the decoded pixels (mode and size included): the same picture in another container
     format hashes the same, which is what a reviewer looking for repeats wants."""
@@ -93,6 +98,8 @@ class Moderator:
         model_name: str | None = None,
     ) -> None:
         self.engine = PolicyEngine(policy, list(text_layers))
+        # Partial checks (a stream's intermediate screens) skip model layers: they run per delta.
+        self.partial_engine = PolicyEngine(policy, [layer for layer in text_layers if is_cheap(layer)])
         self.image_screeners = list(image_screeners)
         self.audit = audit
         self.audit_fail_mode = audit_fail_mode
@@ -111,7 +118,12 @@ class Moderator:
         *,
         prompt: str | None = None,
         images: Sequence[Image.Image] = (),
+        partial: bool = False,
     ) -> PolicyDecision:
+        """``partial``: an intermediate screen of a growing text (cheap layers only, not audited);
+        the final decision on the same text must be a full check."""
+        if partial:
+            return self.partial_engine.check(text, direction, prompt)
         hits: list[Hit] = self.engine.detect(text, direction, prompt)
         for screener in self.image_screeners if images else ():
             hits += [h for h in screener.screen(list(images)) if h.category in self.policy.categories]

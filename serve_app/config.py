@@ -62,6 +62,18 @@ class IngressUserConfig(_Strict):
         None, description="Environment variable holding comma-separated API keys; unset = no auth."
     )
     api_key_file: str | None = Field(None, description="File with one API key per line; unset = no auth.")
+    request_deadline_s: float = Field(
+        50.0,
+        gt=0,
+        description="A generation still running after this long is dropped and answered 504; keep it below "
+        "`http_options.request_timeout_s` (the proxy's 408).",
+    )
+    stream_hold_back_chars: int = Field(
+        48,
+        ge=0,
+        description="Streamed text kept back until later text shows it does not start a policy match; longer "
+        "than the longest term or pattern you need caught across tokens.",
+    )
 
 
 class AppArgs(_Strict):

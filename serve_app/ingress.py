@@ -12,7 +12,7 @@ from typing import Any
 
 import pydantic
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
@@ -39,6 +39,7 @@ REQUEST_ID_HEADER = "x-request-id"
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 _PUBLIC_PATHS = {"/healthz", "/readyz"}
 READY_TIMEOUT_S = 2.0
+_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}  # proxies must not buffer the stream
 
 app = FastAPI(title="qwen-vl-serve", version="0.1.0")
 install_error_handlers(app)
@@ -123,6 +124,7 @@ class Ingress:
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         self.settings = IngressUserConfig.model_validate(user_config)
         self.api_keys = load_api_keys(self.settings)
+        self.service.configure(self.settings.request_deadline_s, self.settings.stream_hold_back_chars)
         logger.info("ingress configured; API keys required: %s", bool(self.api_keys))
 
     def authenticate(self, request: Request) -> None:
@@ -139,7 +141,7 @@ class Ingress:
             raise AuthenticationError("Invalid or missing API key.")
 
     @app.post("/v1/chat/completions")
-    async def chat_completions(self, request: Request) -> JSONResponse:
+    async def chat_completions(self, request: Request) -> Response:
         self.authenticate(request)
         request_id = request.state.request_id
         payload = await read_json_body(request, self.settings.max_body_bytes)
@@ -149,6 +151,10 @@ class Ingress:
             body = pydantic.TypeAdapter(ChatCompletionRequest).validate_python(payload)
             if body.unknown_fields():
                 logger.info("request %s: ignoring unknown fields %s", request_id, body.unknown_fields())
+            if body.stream:
+                async with shed_load():
+                    events = await self.service.chat_stream(body, request_id)
+                return StreamingResponse(events, media_type="text/event-stream", headers=_SSE_HEADERS)
             async with shed_load():
                 response, batch_size = await self.service.chat(body, request_id)
         else:

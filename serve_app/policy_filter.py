@@ -79,9 +79,12 @@ class PolicyFilterDeployment:
         request_id: str,
         prompt: str | None = None,
         images: Sequence[Image.Image] = (),
+        partial: bool = False,
     ) -> PolicyDecision:
         moderator = self._moderator()
-        return await asyncio.to_thread(moderator.check, text, direction, request_id, prompt=prompt, images=images)
+        return await asyncio.to_thread(
+            moderator.check, text, direction, request_id, prompt=prompt, images=images, partial=partial
+        )
 
     async def decisions(self, query: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
         """One page of the audit log. Pending records are flushed first, so a decision made just

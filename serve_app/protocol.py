@@ -120,6 +120,36 @@ class ChatCompletionResponse(BaseModel):
     policy_version: str
 
 
+class DeltaOut(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class ChunkChoice(BaseModel):
+    index: int = 0
+    delta: DeltaOut
+    finish_reason: Literal["stop", "length", "content_filter"] | None = None
+    logprobs: None = None
+    content_filter_results: dict[str, CategoryResultOut] | None = Field(
+        None, description="On the last chunk: the policy's decision on the whole answer."
+    )
+
+
+class ChatCompletionChunk(BaseModel):
+    """One Server-Sent Event of a streamed chat completion (serialised without null fields)."""
+
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    usage: Usage | None = None
+    prompt_filter_results: list[PromptFilterResult] | None = Field(
+        None, description="On the first chunk: the policy's decision on the input."
+    )
+    policy_version: str | None = None
+
+
 class LegacyGenerateResponse(BaseModel):
     text: str
     finish_reason: Literal["stop", "length", "content_filter"]

@@ -8,21 +8,30 @@ screen the output before any of its text can be returned.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import asdict, is_dataclass
 
 from ray.serve.handle import DeploymentHandle
 
+from pipelines.continuous import StreamEvent
 from pipelines.errors import NotFoundError, ServiceError
 from pipelines.moderation import openai_moderation
 from pipelines.policy import PolicyDecision
+from pipelines.stream_screen import StreamScreen
 from pipelines.types import GenerationRequest, GenerationResult, ModerationInput
 from serve_app.protocol import (
     CategoryResultOut,
+    ChatCompletionChunk,
     ChatCompletionRequest,
     ChatCompletionResponse,
     ChatMessageOut,
     Choice,
+    ChunkChoice,
+    DeltaOut,
+    ErrorDetail,
+    ErrorResponse,
     LegacyGenerateRequest,
     LegacyGenerateResponse,
     ModerationRequest,
@@ -113,15 +122,29 @@ class ChatService:
         self.policy = policy
         self.model_name = model_name
         self.moderation_model = moderation_model
+        self.deadline_s: float | None = None
+        self.hold_back_chars = 0
+
+    def configure(self, deadline_s: float, hold_back_chars: int) -> None:
+        self.deadline_s = deadline_s
+        self.hold_back_chars = hold_back_chars
+
+    async def _validated_chat(self, body: ChatCompletionRequest, request_id: str) -> GenerationRequest:
+        self.check_model(body.model)
+        messages = [m.model_dump(exclude_none=True) for m in body.messages]
+        request: GenerationRequest = await self.validator.validate_chat.remote(
+            messages, body.sampling_params(), request_id
+        )
+        if self.deadline_s is not None:
+            request.deadline = time.time() + self.deadline_s
+        return request
 
     def check_model(self, requested: str | None) -> None:
         if requested is not None and requested != self.model_name:
             raise NotFoundError(f"The model '{requested}' does not exist.", param="model", code="model_not_found")
 
     async def chat(self, body: ChatCompletionRequest, request_id: str) -> tuple[ChatCompletionResponse, int]:
-        self.check_model(body.model)
-        messages = [m.model_dump(exclude_none=True) for m in body.messages]
-        request = await self.validator.validate_chat.remote(messages, body.sampling_params(), request_id)
+        request = await self._validated_chat(body, request_id)
         completion = await self._complete(request)
         response = ChatCompletionResponse(
             id=f"chatcmpl-{request_id}",
@@ -145,6 +168,8 @@ class ChatService:
 
     async def legacy(self, body: LegacyGenerateRequest, request_id: str) -> tuple[LegacyGenerateResponse, int]:
         request = await self.validator.validate_legacy.remote(body.image, body.prompt, body.max_tokens, request_id)
+        if self.deadline_s is not None:
+            request.deadline = time.time() + self.deadline_s
         completion = await self._complete(request)
         moderation = {"input": summary(completion.input_decision)}
         if completion.output_decision:
@@ -171,6 +196,15 @@ class ChatService:
         output_decision = await self.policy.check.remote(result.text, "output", request.request_id, prompt)
         return Completion(input_decision, output_decision, result)
 
+    async def chat_stream(self, body: ChatCompletionRequest, request_id: str) -> AsyncIterator[str]:
+        """Validate and screen the input now (errors become ordinary error responses); the returned
+        iterator then streams Server-Sent Events."""
+        request = await self._validated_chat(body, request_id)
+        prompt = request_text(request)
+        input_decision = await self.policy.check.remote(prompt, "input", request_id, None, request.images)
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        return ChatStream(self, request, prompt, input_decision, include_usage).events()
+
     async def moderations(self, body: ModerationRequest, request_id: str) -> ModerationResponse:
         """Each input screened as an input would be before the model (same policy, same audit)."""
         items: list[ModerationInput] = await self.validator.validate_moderation.remote(body.input, request_id)
@@ -185,6 +219,145 @@ class ChatService:
             for item, decision in zip(items, decisions, strict=True)
         ]
         return ModerationResponse(id=f"modr-{request_id}", model=body.model or self.moderation_model, results=results)
+
+
+class ChatStream:
+    """One streamed completion: the VLM's deltas pass the stream screen before they become events.
+
+    Role chunk first (with the input's filter results), content chunks as the screen releases
+    text, a last chunk with ``finish_reason`` and the output's filter results, a usage chunk when
+    asked for, then ``[DONE]``. A block ends the stream with ``finish_reason: "content_filter"``
+    and stops generation; so does the client going away.
+    """
+
+    def __init__(
+        self,
+        service: ChatService,
+        request: GenerationRequest,
+        prompt: str,
+        input_decision: PolicyDecision,
+        include_usage: bool,
+    ) -> None:
+        self.service = service
+        self.request = request
+        self.prompt = prompt
+        self.input_decision = input_decision
+        self.include_usage = include_usage
+        self.created = int(time.time())
+        self.screen = StreamScreen(self._check, service.hold_back_chars)
+
+    async def _check(self, text: str, final: bool) -> PolicyDecision:
+        rid = self.request.request_id
+        return await self.service.policy.check.remote(text, "output", rid, self.prompt, (), partial=not final)
+
+    def _chunk(self, choices: list[ChunkChoice], **fields: object) -> str:
+        chunk = ChatCompletionChunk(
+            id=f"chatcmpl-{self.request.request_id}",
+            created=self.created,
+            model=self.service.model_name,
+            choices=choices,
+            **fields,  # type: ignore[arg-type]
+        )
+        return f"data: {chunk.model_dump_json(exclude_none=True)}\n\n"
+
+    def _content(self, text: str) -> str:
+        return self._chunk([ChunkChoice(delta=DeltaOut(content=text))])
+
+    def _end(self, finish_reason: str, output: PolicyDecision | None, result: GenerationResult | None) -> list[str]:
+        results = category_results(output) if output else {}
+        events = [
+            self._chunk(
+                [ChunkChoice(delta=DeltaOut(), finish_reason=finish_reason, content_filter_results=results)]  # type: ignore[arg-type]
+            )
+        ]
+        if self.include_usage:
+            prompt_tokens = result.prompt_tokens if result else 0
+            completion_tokens = result.completion_tokens if result else 0
+            usage = Usage(
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                total_tokens=prompt_tokens + completion_tokens,
+            )
+            events.append(self._chunk([], usage=usage))
+        return [*events, "data: [DONE]\n\n"]
+
+    async def events(self) -> AsyncIterator[str]:
+        yield self._chunk(
+            [ChunkChoice(delta=DeltaOut(role="assistant", content=""))],
+            prompt_filter_results=[PromptFilterResult(content_filter_results=category_results(self.input_decision))],
+            policy_version=self.input_decision.policy_version,
+        )
+        if self.input_decision.blocked:
+            yield self._content(self.input_decision.text)
+            for event in self._end("content_filter", None, None):
+                yield event
+            return
+        stream = self.service.vlm.options(stream=True).generate_stream.remote(self.request)
+        arrivals: asyncio.Queue[StreamEvent | BaseException] = asyncio.Queue()
+        reader = asyncio.create_task(_read_into(stream, arrivals))
+        try:
+            async for event in self._screened(arrivals):
+                yield event
+        finally:
+            reader.cancel()
+            stream.cancel()  # the client went away or the screen blocked: free the batch slot
+
+    async def _screened(self, arrivals: asyncio.Queue[StreamEvent | BaseException]) -> AsyncIterator[str]:
+        while True:
+            batch = [await arrivals.get()]
+            while not arrivals.empty():
+                batch.append(arrivals.get_nowait())
+            failure = next((e for e in batch if isinstance(e, BaseException)), None)
+            if failure is not None:
+                yield _sse_error(failure, self.request.request_id)
+                return
+            events = [e for e in batch if isinstance(e, StreamEvent)]
+            step = await self.screen.feed("".join(e.delta for e in events))
+            if step.release:
+                yield self._content(step.release)
+            final = next((e.result for e in events if e.result is not None), None)
+            if step.blocked:
+                end = await self.screen.finish()
+                for event in self._end("content_filter", end.decision, None):
+                    yield event
+                return
+            if final is None:
+                continue
+            if isinstance(final, ServiceError):
+                yield _sse_error(final, self.request.request_id)
+                return
+            end = await self.screen.finish()
+            if end.release:
+                yield self._content(end.release)
+            for event in self._end("content_filter" if end.blocked else final.finish_reason, end.decision, final):
+                yield event
+            return
+
+
+async def _read_into(stream: AsyncIterator[StreamEvent], arrivals: asyncio.Queue) -> None:
+    try:
+        async for event in stream:
+            arrivals.put_nowait(event)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - handed to the event loop of the stream, which reports it
+        arrivals.put_nowait(exc)
+
+
+def _sse_error(exc: BaseException, request_id: str) -> str:
+    """An error after the stream started: OpenAI's clients raise on an `error` event."""
+    from serve_app.errors import unwrap
+
+    exc = unwrap(exc)
+    if isinstance(exc, ServiceError):
+        detail = ErrorDetail(
+            message=exc.message, type=exc.error_type, param=exc.param, code=exc.code, request_id=request_id
+        )
+    else:
+        detail = ErrorDetail(
+            message="Internal server error.", type="server_error", code="internal_error", request_id=request_id
+        )
+    return f"data: {ErrorResponse(error=detail).model_dump_json()}\n\ndata: [DONE]\n\n"
 
 
 def moderation_result(decision: PolicyDecision, *, has_text: bool, has_image: bool) -> ModerationResult:

@@ -115,6 +115,7 @@ class VLMDeployment:
         return {
             "steps": self.continuous.steps,
             "step_sizes": dict(self.continuous.step_sizes),
+            "finished": dict(self.continuous.finished),
             "running": self.continuous.running,
             "waiting": self.continuous.waiting,
         }

@@ -18,7 +18,8 @@ Labelling guide (applied to the meaning of each text):
 * ``illegal``: buying, selling or making drugs, forged documents, counterfeit money, fraud, illegal weapons.
 * ``spam``: advertising lures that move users off-platform (contact handles, groups, short links,
   "only $9.99!!!" pitches).
-* ``pii``: e-mail addresses, phone numbers, bank card numbers, resident ID numbers, home addresses.
+* ``pii``: e-mail addresses, phone numbers, bank card numbers, ID, passport and social security numbers,
+  home addresses.
 
 Kinds: ``plain`` (a positive in ordinary wording), ``paraphrase`` (a positive worded without the
 policy's terms), ``evasion`` (a positive with a disguised key word), ``benign`` (everyday shopping

@@ -57,6 +57,7 @@ class ProfanityLayer:
     as a pickled model inside the wheel (no download). Scores are its calibrated probabilities."""
 
     name = "profanity"
+    cost = "cheap"  # microseconds per sentence: may screen every streamed delta
 
     def __init__(self, config: ProfanityConfig) -> None:
         from profanity_check import predict_prob  # imported lazily: it loads a scikit-learn model
@@ -92,6 +93,7 @@ class GuardLayer:
     """
 
     name = "guard"
+    cost = "model"  # one generation per check: final decisions only
 
     def __init__(self, config: GuardLayerConfig, model: GuardModel | None = None) -> None:
         self.config = config

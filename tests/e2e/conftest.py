@@ -41,6 +41,53 @@ def blocked_word(tiny_model_dir: Path) -> str:
     return max(words, key=len)
 
 
+STREAM_MAX_TOKENS = 64
+
+
+@pytest.fixture(scope="session")
+def clean_prompt(tiny_model_dir: Path, blocked_word: str) -> str:
+    """A prompt whose greedy answer the test policy lets through and that is long enough to stream
+    in several pieces past the hold-back window."""
+    for i in range(40):
+        prompt = f"Describe product number {i} for a shop page, in detail please."
+        answer = greedy_answer(tiny_model_dir, prompt, STREAM_MAX_TOKENS)
+        if not _blocked_output(answer, blocked_word) and len(answer) > 120:
+            return prompt
+    raise AssertionError("no clean prompt found for the tiny model")
+
+
+LONG_TOKENS = 400
+
+
+def _blocked_output(text: str, blocked_word: str) -> bool:
+    """Whether the test service's policy (shipped policy, the custom term, the classifier) would
+    stop this answer: random-weight text sometimes reads as abuse to the classifier."""
+    from pipelines.policy import PolicyEngine, load_policy
+    from pipelines.policy.layers import LayersConfig, build_text_layers
+
+    engine = PolicyEngine(load_policy(ROOT / "configs" / "policy.yaml"), build_text_layers(LayersConfig()))
+    return blocked_word in text or engine.check(text, "output").action in ("block", "redact")
+
+
+@pytest.fixture(scope="session")
+def long_prompt(tiny_model_dir: Path, blocked_word: str) -> str:
+    """A prompt the tiny model answers for at least LONG_TOKENS tokens without an end-of-text token,
+    and without the word the test policy blocks."""
+    from pipelines.engine import EngineConfig, VLMEngine
+    from pipelines.types import GenerationRequest, Message, SamplingParams, TextPart
+
+    engine = VLMEngine(
+        EngineConfig(model=str(tiny_model_dir), dtype="float32", device="cpu", local_files_only=True, warmup=False)
+    )
+    for i in range(40):
+        prompt = f"Write a very long story number {i}."
+        request = GenerationRequest("probe", [Message("user", [TextPart(prompt)])], SamplingParams(LONG_TOKENS))
+        result = engine.generate_batch([request])[0]
+        if result.finish_reason == "length" and not _blocked_output(result.text, blocked_word):
+            return prompt
+    raise AssertionError("no long-answer prompt found for the tiny model")
+
+
 @pytest.fixture(scope="session")
 def service(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, blocked_word: str) -> Iterator[Service]:
     work = tmp_path_factory.mktemp("service")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -92,6 +93,23 @@ class Service:
         )
         if done.returncode != 0:
             raise RuntimeError(f"serve deploy failed: {done.stderr[-2000:]}")
+
+    def call_deployment(self, deployment: str, method: str) -> object:
+        """Call a deployment method through a DeploymentHandle from a separate driver, as other Ray
+        code composing our deployments would (a subprocess, so this test process never joins Ray)."""
+        script = (
+            "import json, ray; from ray import serve; ray.init(address='auto', logging_level='ERROR'); "
+            f"print('RESULT=' + json.dumps(serve.get_deployment_handle({deployment!r}, app_name='qwen-vl')"
+            f".{method}.remote().result()))"
+        )
+        env = {**os.environ, "RAY_AUTH_MODE": "token", "QVS_HOME": str(ROOT)}
+        done = subprocess.run(
+            [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+        lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT=")]
+        if done.returncode != 0 or not lines:
+            raise RuntimeError(f"handle call failed: {done.stderr[-2000:]}")
+        return json.loads(lines[-1].removeprefix("RESULT="))
 
     def tail(self, lines: int = 60) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
