@@ -12,9 +12,9 @@ mode), never a silent pass.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -94,10 +94,9 @@ class NudeNetScreener:
     def screen(self, images: Sequence[Image.Image]) -> list[Hit]:
         best = 0.0
         for image in images:
-            with tempfile.NamedTemporaryFile(suffix=".png") as file:  # NudeDetector reads paths
-                image.save(file, format="PNG")
-                file.flush()
-                detections = self.detector.detect(file.name)
+            encoded = io.BytesIO()
+            image.save(encoded, format="PNG")  # NudeDetector decodes bytes itself (OpenCV)
+            detections = self.detector.detect(encoded.getvalue())
             scores = [d["score"] for d in detections if d.get("class") in self.config.labels]
             best = max([best, *scores])
         if best < self.config.min_score:
