@@ -1,8 +1,10 @@
 """CPU benchmark on the tiny checkpoint: the full Serve graph vs. a direct engine call.
 
-Run: ``make bench`` or ``.venv/bin/python -m bench.cpu_graph [--concurrency 1 16] [--max-tokens 16]``.
-Prints cold start to ready, per-concurrency requests/s and latency percentiles through the
-graph, the direct in-process engine latency for the same request, and the batch sizes seen.
+Run: ``make bench`` or ``.venv/bin/python -m bench.cpu_graph [--concurrency 1 4 16 64] [--max-tokens 64]``.
+Prints cold start to ready; per concurrency, requests/s and p50/p99 latency through the full graph
+and through an empty graph with the same Serve hops served beside it (``bench.empty_graph``, the
+framework's floor); the direct in-process engine latency; the decode-step batch sizes; and the
+first-content delay of streamed requests with and without the screening hold-back.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import yaml
 
 from pipelines.engine import EngineConfig, VLMEngine
 from pipelines.tiny_model import build_tiny_checkpoint, is_tiny_checkpoint
@@ -54,9 +57,9 @@ def direct_engine_latencies(max_tokens: int, runs: int) -> list[float]:
     return out
 
 
-async def load(base_url: str, concurrency: int, total: int, max_tokens: int) -> tuple[list[float], float, Counter]:
+def chat_body(max_tokens: int, stream: bool = False) -> dict:
     image = "data:image/png;base64," + base64.b64encode(png_bytes((128, 96))).decode()
-    body = {
+    return {
         "messages": [
             {
                 "role": "user",
@@ -65,9 +68,14 @@ async def load(base_url: str, concurrency: int, total: int, max_tokens: int) -> 
         ],
         "max_tokens": max_tokens,
         "temperature": 0,
+        "stream": stream,
     }
+
+
+async def load(base_url: str, path: str, concurrency: int, total: int, max_tokens: int) -> tuple[list[float], float]:
+    """``total`` requests from ``concurrency`` closed-loop clients; latencies and wall time."""
+    body = chat_body(max_tokens)
     latencies: list[float] = []
-    batches: Counter = Counter()
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(total):
         queue.put_nowait(i)
@@ -76,23 +84,70 @@ async def load(base_url: str, concurrency: int, total: int, max_tokens: int) -> 
         while not queue.empty():
             queue.get_nowait()
             started = time.perf_counter()
-            response = await client.post("/v1/chat/completions", json=body)
+            response = await client.post(path, json=body)
             response.raise_for_status()
             latencies.append(time.perf_counter() - started)
-            batches[int(response.headers["x-batch-size"])] += 1
 
-    async with httpx.AsyncClient(base_url=base_url, timeout=300) as client:
+    limits = httpx.Limits(max_connections=concurrency + 4)
+    async with httpx.AsyncClient(base_url=base_url, timeout=600, limits=limits) as client:
         started = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return latencies, elapsed, batches
+    return latencies, elapsed
+
+
+async def first_content(base_url: str, runs: int, max_tokens: int) -> list[float]:
+    """Seconds from sending a streamed request to its first content delta, one at a time."""
+    out = []
+    async with httpx.AsyncClient(base_url=base_url, timeout=600) as client:
+        for _ in range(runs):
+            started = time.perf_counter()
+            async with client.stream("POST", "/v1/chat/completions", json=chat_body(max_tokens, True)) as response:
+                async for line in response.aiter_lines():
+                    if line.startswith("data: {") and '"content":"' in line and '"content":""' not in line:
+                        out.append(time.perf_counter() - started)
+                        break
+    return out
+
+
+def bench_config(work: Path, port: int, hold_back: int | None = None) -> Path:
+    """cpu.yaml with the empty graph as a second application on the same cluster and port."""
+    overrides = {"Ingress": {"stream_hold_back_chars": hold_back}} if hold_back is not None else {}
+    path = write_config(
+        ROOT / "configs" / "cpu.yaml",
+        work / "serve.yaml",
+        port,
+        overrides,
+        args={"audit": {"url": f"sqlite:///{work / 'audit.db'}", "journal_dir": str(work / "audit-journal")}},
+    )
+    config = yaml.safe_load(path.read_text())
+    if not any(a["name"] == "empty" for a in config["applications"]):
+        config["applications"].append(
+            {
+                "name": "empty",
+                "route_prefix": "/empty",
+                "import_path": "bench.empty_graph:build_app",
+                "deployments": [
+                    {"name": name, "ray_actor_options": {"num_cpus": 0.05}, "max_ongoing_requests": 256}
+                    for name in ("EmptyIngress", "EmptyValidator", "EmptyPolicy", "EmptyVLM")
+                ],
+            }
+        )
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def step_sizes(service: Service) -> Counter:
+    stats = service.call_deployment("VLM", "engine_stats")
+    return Counter({int(k): v for k, v in stats["step_sizes"].items()})  # type: ignore[index]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
-    parser.add_argument("--max-tokens", type=int, default=16)
-    parser.add_argument("--requests", type=int, default=48, help="requests per concurrency level")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16, 64])
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--requests", type=int, default=48, help="requests per concurrency level (at least 3x it)")
+    parser.add_argument("--stream-runs", type=int, default=20, help="streamed requests for the first-content delay")
     args = parser.parse_args()
     if not is_tiny_checkpoint(TINY_MODEL_DIR):
         build_tiny_checkpoint(TINY_MODEL_DIR)
@@ -100,31 +155,62 @@ def main() -> None:
     direct = direct_engine_latencies(args.max_tokens, runs=20)
     work = Path(tempfile.mkdtemp(prefix="qvs-bench-"))
     port = free_port()
-    service = Service(
-        write_config(ROOT / "configs" / "cpu.yaml", work / "serve.yaml", port, {}), port, work / "serve.log"
-    )
+    config = bench_config(work, port)
+    service = Service(config, port, work / "serve.log")
     service.start()
+    rows = []
+    ttfc: dict[int, list[float]] = {}
     try:
-        asyncio.run(load(service.base_url, 4, 8, args.max_tokens))  # warm the graph
-        rows = []
+        for path in ("/v1/chat/completions", "/empty/v1/chat/completions"):  # warm both graphs
+            asyncio.run(load(service.base_url, path, 4, 8, args.max_tokens))
         for c in args.concurrency:
             total = max(args.requests, c * 3)
-            lat, elapsed, batches = asyncio.run(load(service.base_url, c, total, args.max_tokens))
-            rows.append((c, total, total / elapsed, percentile(lat, 0.5), percentile(lat, 0.99), batches))
+            before = step_sizes(service)
+            lat, elapsed = asyncio.run(load(service.base_url, "/v1/chat/completions", c, total, args.max_tokens))
+            steps = step_sizes(service) - before
+            empty, empty_elapsed = asyncio.run(load(service.base_url, "/empty/v1/chat/completions", c, total, 0))
+            rows.append((c, total, lat, elapsed, empty, empty_elapsed, steps))
+        default_hold_back = yaml.safe_load(config.read_text())["applications"][0]["deployments"][0]["user_config"]
+        for hold_back in (0, default_hold_back.get("stream_hold_back_chars", 48)):
+            service.deploy(bench_config(work, port, hold_back))
+            time.sleep(3)  # user_config reaches the ingress asynchronously
+            ttfc[hold_back] = asyncio.run(first_content(service.base_url, args.stream_runs, args.max_tokens))
     finally:
         service.stop()
 
-    print(f"\ncold start to ready: {service.cold_start_s:.1f} s   max_tokens={args.max_tokens}, 128x96 PNG")
-    print(f"direct engine call (same process, batch of 1): p50 {statistics.median(direct) * 1000:.1f} ms")
-    print("| concurrency | requests | req/s | p50 ms | p99 ms | batch sizes (size: responses) |")
-    print("|---|---|---|---|---|---|")
-    for c, total, rps, p50, p99, batches in rows:
-        hist = ", ".join(f"{k}: {v}" for k, v in sorted(batches.items()))
-        print(f"| {c} | {total} | {rps:.2f} | {p50 * 1000:.1f} | {p99 * 1000:.1f} | {hist} |")
-    c1 = next((r for r in rows if r[0] == 1), None)
-    if c1:
-        overhead_ms = (c1[3] - statistics.median(direct)) * 1000
-        print(f"graph overhead at concurrency 1: {overhead_ms:.1f} ms (p50 graph - p50 direct)")
+    direct_p50 = statistics.median(direct)
+    print(f"\ncold start to ready: {service.cold_start_s:.1f} s   max_tokens={args.max_tokens}, 128x96 PNG + text")
+    print(f"direct engine call (same process, one request): p50 {direct_p50 * 1000:.1f} ms")
+    header = ["concurrency", "requests", "full req/s", "full p50 ms", "full p99 ms"]
+    header += ["empty req/s", "empty p50 ms", "empty p99 ms"]
+    print("\n| " + " | ".join(header) + " |")
+    print("|---|---|---|---|---|---|---|---|")
+    for c, total, lat, elapsed, empty, empty_elapsed, _ in rows:
+        print(
+            f"| {c} | {total} | {total / elapsed:.2f} | {percentile(lat, 0.5) * 1000:.1f} | "
+            f"{percentile(lat, 0.99) * 1000:.1f} | {total / empty_elapsed:.1f} | "
+            f"{percentile(empty, 0.5) * 1000:.1f} | {percentile(empty, 0.99) * 1000:.1f} |"
+        )
+    print("\ndecode-step batch sizes (sequences per step: steps)")
+    for c, *_, steps in rows:
+        print(f"  c={c}: " + ", ".join(f"{k}: {v}" for k, v in sorted(steps.items())))
+    by_c = {r[0]: r for r in rows}
+    if 1 in by_c:
+        full_p50 = percentile(by_c[1][2], 0.5)
+        empty_p50 = percentile(by_c[1][4], 0.5)
+        overhead = full_p50 - direct_p50
+        print(
+            f"\nc=1: graph overhead {overhead * 1000:.1f} ms (full p50 - direct p50); empty graph p50 "
+            f"{empty_p50 * 1000:.1f} ms; overhead / empty = {overhead / empty_p50:.2f}x"
+        )
+    if 1 in by_c and 16 in by_c:
+        rps = {c: by_c[c][1] / by_c[c][3] for c in (1, 16)}
+        print(f"throughput c=16 / c=1: {rps[16] / rps[1]:.2f}x")
+    for hold_back, values in ttfc.items():
+        print(
+            f"streamed, hold-back {hold_back} chars: first content p50 {percentile(values, 0.5) * 1000:.1f} ms, "
+            f"p99 {percentile(values, 0.99) * 1000:.1f} ms ({len(values)} requests, one at a time)"
+        )
 
 
 if __name__ == "__main__":

@@ -60,6 +60,9 @@ class _Sequence:
     tokens: list[int] = field(default_factory=list)
     emitted: int = 0
     max_batch: int = 0  # most sequences that shared a decode step with this one
+    submitted_at: float = 0.0
+    admitted_at: float = 0.0
+    first_token_at: float | None = None
     finish: str | None = None
     error: ServiceError | None = None
 
@@ -88,6 +91,7 @@ class ContinuousEngine:
         self.idle_wait_s = idle_wait_s
         self._inbox: queue.Queue[tuple[GenerationRequest, Sink]] = queue.Queue()
         self._cancelled: set[str] = set()
+        self._submitted_at: dict[str, float] = {}
         self._lock = threading.Lock()
         self._batch: _Batch | None = None
         self._stopping = threading.Event()
@@ -101,6 +105,7 @@ class ContinuousEngine:
     # -- caller side (any thread) -------------------------------------------------------------
 
     def submit(self, request: GenerationRequest, sink: Sink) -> None:
+        self._submitted_at[request.request_id] = time.perf_counter()
         self._inbox.put((request, sink))
 
     def cancel(self, request_id: str) -> None:
@@ -164,9 +169,11 @@ class ContinuousEngine:
         kept = []
         for request, sink in pending:
             if self._take_cancelled(request.request_id):
+                self._submitted_at.pop(request.request_id, None)
                 self._count("cancelled")
                 sink(StreamEvent(request.request_id, result=_cancelled(request)))
             elif _past_deadline(request):
+                self._submitted_at.pop(request.request_id, None)
                 self._count("deadline")
                 sink(StreamEvent(request.request_id, result=_timed_out()))
             else:
@@ -184,6 +191,7 @@ class ContinuousEngine:
     def _admit(self, admitted: list[tuple[GenerationRequest, Sink]]) -> None:
         encoded: list[tuple[EncodedPrompt, _Sequence]] = []
         for request, sink in admitted:
+            submitted_at = self._submitted_at.pop(request.request_id, time.perf_counter())
             try:
                 prompt = self.engine.encode(request)
             except ServiceError as exc:
@@ -195,12 +203,15 @@ class ContinuousEngine:
                 sink(StreamEvent(request.request_id, result=error))
                 continue
             p = request.params
+            now = time.perf_counter()
             sequence = _Sequence(
                 request=request,
                 sink=sink,
                 prompt_tokens=int(prompt.input_ids.shape[0]),
                 generator=None if p.greedy else _row_generator(p.seed, self.engine.device),
                 hold_back=max((len(s) for s in p.stop), default=1) - 1,
+                submitted_at=submitted_at,
+                admitted_at=now,
             )
             encoded.append((prompt, sequence))
         if not encoded:
@@ -263,6 +274,8 @@ class ContinuousEngine:
             else:
                 token = PerRequestSampler._sample(logits[row].float(), sequence.request.params, sequence.generator)
             sequence.tokens.append(token)
+            if sequence.first_token_at is None:
+                sequence.first_token_at = time.perf_counter()
             self._advance(sequence)
 
     def _advance(self, sequence: _Sequence) -> None:
@@ -271,9 +284,13 @@ class ContinuousEngine:
         if sequence.tokens[-1] in self.engine.eos_token_ids or len(sequence.tokens) >= p.max_tokens:
             sequence.finish = "done"
             return
+        if not p.stop and not sequence.request.stream:
+            return  # nothing to decode until the end: no stop string to look for, nobody streaming
         text = self.engine._decode(sequence.tokens)
         if any(s in text[max(0, sequence.emitted - len(s)) :] for s in p.stop):
             sequence.finish = "done"
+            return
+        if not sequence.request.stream:
             return
         safe = len(text.rstrip(_REPLACEMENT)) - sequence.hold_back
         if safe > sequence.emitted:
@@ -306,6 +323,9 @@ class ContinuousEngine:
             sequence.sink(StreamEvent(request_id, result=sequence.error))
             return
         result = self.engine._finish(sequence.request, sequence.prompt_tokens, sequence.tokens, sequence.max_batch)
+        result.queued_s = sequence.admitted_at - sequence.submitted_at
+        if sequence.first_token_at is not None:
+            result.first_token_s = sequence.first_token_at - sequence.submitted_at
         # The hold-back guarantees the streamed prefix is a prefix of the final text.
         sequence.sink(StreamEvent(request_id, delta=result.text[sequence.emitted :], result=result))
 

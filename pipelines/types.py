@@ -74,6 +74,8 @@ class GenerationRequest:
     params: SamplingParams
     deadline: float | None = None
     """Wall-clock time (``time.time()``) after which the engine drops the request with a 504."""
+    stream: bool = False
+    """Whether the caller wants text deltas as they are made (else only the final result)."""
 
     @property
     def images(self) -> list[Image.Image]:
@@ -88,4 +90,8 @@ class GenerationResult:
     prompt_tokens: int
     completion_tokens: int
     batch_size: int
-    """How many requests shared the ``generate`` call that produced this result."""
+    """How many requests shared the ``generate`` call (or, continuously batched, a decode step)."""
+    queued_s: float | None = None
+    """Seconds from submission to the start of its prefill (continuous engine only)."""
+    first_token_s: float | None = None
+    """Seconds from submission to its first generated token (continuous engine only)."""

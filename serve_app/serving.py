@@ -200,6 +200,7 @@ class ChatService:
         """Validate and screen the input now (errors become ordinary error responses); the returned
         iterator then streams Server-Sent Events."""
         request = await self._validated_chat(body, request_id)
+        request.stream = True
         prompt = request_text(request)
         input_decision = await self.policy.check.remote(prompt, "input", request_id, None, request.images)
         include_usage = bool(body.stream_options and body.stream_options.include_usage)

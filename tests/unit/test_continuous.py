@@ -26,7 +26,7 @@ def request(i: int, text: str, image: Image.Image | None = None, **params: objec
     parts: list = [ImagePart(image, "image/png", 0)] if image is not None else []
     parts.append(TextPart(text))
     sampling = SamplingParams(**{"max_tokens": 12, **params})  # type: ignore[arg-type]
-    return GenerationRequest(f"r{i}", [Message("user", parts)], sampling)
+    return GenerationRequest(f"r{i}", [Message("user", parts)], sampling, stream=True)
 
 
 REQUESTS = [
@@ -167,3 +167,13 @@ def test_worker_thread_serves_concurrent_submissions(engine: VLMEngine) -> None:
     finally:
         cont.close()
     assert {r.request_id: sink.result(r.request_id).text for r in requests} == alone  # type: ignore[union-attr]
+
+
+def test_non_streaming_requests_get_only_their_final_event(engine: VLMEngine) -> None:
+    quiet = request(0, "hello there", max_tokens=10)
+    quiet.stream = False
+    cont = ContinuousEngine(engine, max_running=4, start=False)
+    sink = Collector()
+    drive(cont, {0: [quiet]}, sink)
+    (event,) = sink.events["r0"]
+    assert event.final and event.delta == event.result.text  # type: ignore[union-attr]
