@@ -69,6 +69,11 @@ class EngineConfig(BaseModel):
     def name(self) -> str:
         return self.served_model_name or self.model
 
+    @property
+    def version(self) -> str:
+        """``name@revision:quantization``: what the API, response headers and the audit log report."""
+        return f"{self.name}@{self.revision or 'default'}:{self.quantization}"
+
 
 @dataclass
 class EncodedPrompt:

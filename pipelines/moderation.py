@@ -96,6 +96,7 @@ class Moderator:
         audit: AuditLog | None = None,
         audit_fail_mode: AuditFailMode = "fail_open",
         model_name: str | None = None,
+        app_version: str | None = None,
     ) -> None:
         self.engine = PolicyEngine(policy, list(text_layers))
         # Partial checks (a stream's intermediate screens) skip model layers: they run per delta.
@@ -104,6 +105,7 @@ class Moderator:
         self.audit = audit
         self.audit_fail_mode = audit_fail_mode
         self.model_name = model_name
+        self.app_version = app_version
         self.audit_failures = 0
 
     @property
@@ -131,6 +133,12 @@ class Moderator:
         self._audit(decision, request_id, text, images)
         return decision
 
+    def _extra(self, images: Sequence[Image.Image]) -> dict[str, object]:
+        extra: dict[str, object] = {"app_version": self.app_version} if self.app_version else {}
+        if images:
+            extra["image_sha256"] = [image_sha256(i) for i in images]
+        return extra
+
     def _audit(self, decision: PolicyDecision, request_id: str, text: str, images: Sequence[Image.Image]) -> None:
         if self.audit is None:
             return
@@ -144,7 +152,7 @@ class Moderator:
             scores={name: r.score for name, r in decision.categories.items() if r.score > 0},
             policy_version=decision.policy_version,
             model=self.model_name if decision.direction == "output" else None,
-            extra={"image_sha256": [image_sha256(i) for i in images]} if images else {},
+            extra=self._extra(images),
         )
         try:
             self.audit.record(record)

@@ -46,7 +46,7 @@ def build_app(args: dict[str, Any] | AppArgs | None = None) -> Application:
     validator = ValidatorDeployment.options(user_config=config.validation.model_dump()).bind()
     vlm = VLMDeployment.options(user_config=config.batching.model_dump()).bind(engine.model_dump())
     audit = _resolve_audit(config.audit).model_dump() if config.audit else None
-    policy_filter = PolicyFilterDeployment.options(user_config=policy.model_dump()).bind(audit, engine.name, vlm)
+    policy_filter = PolicyFilterDeployment.options(user_config=policy.model_dump()).bind(audit, engine.version, vlm)
     return Ingress.options(user_config=config.ingress.model_dump()).bind(
-        validator, vlm, policy_filter, engine.name, config.moderation_model_name
+        validator, vlm, policy_filter, engine.name, config.moderation_model_name, engine.version
     )

@@ -28,13 +28,14 @@ from serve_app.protocol import (
     ModelCard,
     ModelList,
     ModerationRequest,
-    ModerationResponse,
 )
 from serve_app.serving import ChatService, new_request_id
+from serve_app.version import APP_VERSION
 
 logger = logging.getLogger("ray.serve")
 
 BATCH_SIZE_HEADER = "x-batch-size"
+VERSION_HEADER = "x-qvs-version"
 REQUEST_ID_HEADER = "x-request-id"
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 _PUBLIC_PATHS = {"/healthz", "/readyz"}
@@ -112,8 +113,10 @@ class Ingress:
         policy: DeploymentHandle,
         model_name: str,
         moderation_model: str,
+        model_version: str = "",
     ) -> None:
         self.service = ChatService(validator, vlm, policy, model_name, moderation_model)
+        self.model_version = model_version
         self.vlm = vlm
         self.policy = policy
         self.model_name = model_name
@@ -154,24 +157,37 @@ class Ingress:
             if body.stream:
                 async with shed_load():
                     events = await self.service.chat_stream(body, request_id)
-                return StreamingResponse(events, media_type="text/event-stream", headers=_SSE_HEADERS)
+                headers = {**_SSE_HEADERS, **self.version_header(None)}
+                return StreamingResponse(events, media_type="text/event-stream", headers=headers)
             async with shed_load():
                 response, batch_size = await self.service.chat(body, request_id)
         else:
             legacy = pydantic.TypeAdapter(LegacyGenerateRequest).validate_python(payload)
             async with shed_load():
                 response, batch_size = await self.service.legacy(legacy, request_id)
-        return JSONResponse(response.model_dump(), headers={BATCH_SIZE_HEADER: str(batch_size)})
+        policy_version = getattr(response, "policy_version", None) or response.moderation["input"].policy_version
+        headers = {BATCH_SIZE_HEADER: str(batch_size), **self.version_header(policy_version)}
+        return JSONResponse(response.model_dump(), headers=headers)
+
+    def version_header(self, policy_version: str | None) -> dict[str, str]:
+        """What answered: the model version, the policy version that decided, and this app's version."""
+        parts = [f"model={self.model_version}"] if self.model_version else []
+        if policy_version:
+            parts.append(f"policy={policy_version}")
+        parts.append(f"app={APP_VERSION}")
+        return {VERSION_HEADER: "; ".join(parts)}
 
     @app.post("/v1/moderations")
-    async def moderations(self, request: Request) -> ModerationResponse:
+    async def moderations(self, request: Request) -> JSONResponse:
         self.authenticate(request)
         payload = await read_json_body(request, self.settings.max_body_bytes)
         if not isinstance(payload, dict):
             raise InvalidRequestError("Request body must be a JSON object.", code="invalid_json")
         body = pydantic.TypeAdapter(ModerationRequest).validate_python(payload)
         async with shed_load():
-            return await self.service.moderations(body, request.state.request_id)
+            response = await self.service.moderations(body, request.state.request_id)
+        headers = self.version_header(response.results[0].policy_version if response.results else None)
+        return JSONResponse(response.model_dump(), headers=headers)
 
     @app.get("/v1/moderation/decisions")
     async def decisions(self, request: Request) -> AuditDecisionPage:
@@ -185,7 +201,21 @@ class Ingress:
     @app.get("/v1/models")
     async def models(self, request: Request) -> ModelList:
         self.authenticate(request)
-        return ModelList(data=[ModelCard(id=self.model_name, created=self.created)])
+        async with shed_load():
+            info, policy_version = await asyncio.gather(
+                self.vlm.model_info.remote(), self.policy.policy_version.remote()
+            )
+        card = ModelCard(
+            id=self.model_name,
+            created=self.created,
+            source=info["model"],
+            revision=info["revision"],
+            quantization=info["quantization"],
+            version=info["version"],
+            policy_version=policy_version,
+            app_version=APP_VERSION,
+        )
+        return ModelList(data=[card])
 
     @app.get("/healthz")
     async def healthz(self) -> HealthStatus:

@@ -17,6 +17,7 @@ from pipelines.policy.image_screen import build_image_screeners
 from pipelines.policy.layers import LayersConfig, build_text_layers
 from pipelines.types import GenerationRequest, GenerationResult
 from serve_app.config import PolicyUserConfig, resolve_path
+from serve_app.version import APP_VERSION
 
 logger = logging.getLogger("ray.serve")
 
@@ -58,6 +59,7 @@ class PolicyFilterDeployment:
             audit=self.audit,
             audit_fail_mode=self.audit_config.fail_mode if self.audit_config else "fail_open",
             model_name=self.model_name,
+            app_version=APP_VERSION,
         )
         logger.info("policy %s loaded from %s", policy.version, settings.policy_file)
 

@@ -234,6 +234,14 @@ class ModelCard(BaseModel):
     object: Literal["model"] = "model"
     created: int
     owned_by: str = "qwen-vl-serve"
+    source: str = Field(description="Hub id or local directory the weights were loaded from.")
+    revision: str | None = Field(description="Hub revision, or null for the default branch / a local directory.")
+    quantization: str
+    version: str = Field(
+        description="`name@revision:quantization`, as in the `x-qvs-version` header and the audit log."
+    )
+    policy_version: str
+    app_version: str
 
 
 class ModelList(BaseModel):

@@ -107,6 +107,7 @@ class VLMDeployment:
             "model": self.config.model,
             "revision": self.config.revision,
             "quantization": self.config.quantization,
+            "version": self.config.version,
             "ready": self.engine.ready,
         }
 

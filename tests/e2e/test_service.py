@@ -40,6 +40,19 @@ def test_health_readiness_and_models(service: Service, client: httpx.Client) -> 
     assert ready.status_code == 200 and ready.json()["checks"] == {"model": True, "policy": True, "audit": True}
     models = client.get("/v1/models").json()
     assert [m["id"] for m in models["data"]] == [MODEL]
+    card = models["data"][0]
+    assert card["version"] == f"{MODEL}@default:none" and card["quantization"] == "none"
+    assert card["policy_version"] and card["app_version"] == "0.1.0"
+    assert card["source"].endswith("tiny-qwen3-vl")
+
+
+def test_responses_say_which_model_policy_and_app_answered(client: httpx.Client) -> None:
+    response = client.post("/v1/chat/completions", json=chat_body(max_tokens=2))
+    version = response.headers["x-qvs-version"]
+    policy_version = response.json()["policy_version"]
+    assert version == f"model={MODEL}@default:none; policy={policy_version}; app=0.1.0"
+    moderated = client.post("/v1/moderations", json={"input": "hello"})
+    assert f"policy={policy_version}" in moderated.headers["x-qvs-version"]
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,7 @@ def _png_data_url(color: str = "red", size: tuple[int, int] = (32, 32)) -> str:
 
 
 def test_every_decision_is_audited_with_hash_and_version(policy: Policy, audit: AuditLog) -> None:
-    moderator = Moderator(policy, audit=audit, model_name="m1")
+    moderator = Moderator(policy, audit=audit, model_name="m1", app_version="9.9.9")
     moderator.check("add wechat abc123 for cheap bags", "input", "req-1")
     moderator.check("a fine answer", "output", "req-1", prompt="q")
     assert audit.flush(timeout_s=5)
@@ -66,6 +66,7 @@ def test_every_decision_is_audited_with_hash_and_version(policy: Policy, audit: 
     assert by_direction["output"].action == "allow" and by_direction["output"].model == "m1"
     assert all(r.policy_version == policy.version and len(r.content_sha256) == 64 for r in records)
     assert all(r.content is None for r in records)  # the shipped policy does not keep content
+    assert all(r.extra == {"app_version": "9.9.9"} for r in records)
 
 
 def test_content_is_kept_only_when_the_policy_says_so(policy: Policy, audit: AuditLog) -> None:
