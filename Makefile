@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TINY_MODEL := .cache/tiny-qwen3-vl
+METRICS_PORT ?= 8080
 PY_DIRS := pipelines serve_app tests bench
 # serve.yaml needs a CUDA GPU and real weights; without a GPU the same graph runs on the tiny model.
 SERVE_CONFIG ?= $(shell if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then echo configs/serve.yaml; else echo configs/cpu.yaml; fi)
@@ -24,8 +25,8 @@ tiny-model: setup
 
 serve: setup
 	@if [ "$(SERVE_CONFIG)" = "configs/cpu.yaml" ]; then $(MAKE) --no-print-directory tiny-model; fi
-	@echo "serving $(SERVE_CONFIG) on http://127.0.0.1:8000"
-	$(VENV)/bin/serve run $(SERVE_CONFIG)
+	@echo "serving $(SERVE_CONFIG) on http://127.0.0.1:8000, Prometheus metrics on http://127.0.0.1:$(METRICS_PORT)/metrics"
+	$(PY) -m serve_app.launch $(SERVE_CONFIG) --metrics-port $(METRICS_PORT)
 
 lint: setup
 	$(VENV)/bin/ruff check $(PY_DIRS)

@@ -84,7 +84,15 @@ class ContinuousEngine:
     cancellations and deadlines take effect between steps.
     """
 
-    def __init__(self, engine: VLMEngine, max_running: int, *, idle_wait_s: float = 0.05, start: bool = True) -> None:
+    def __init__(
+        self,
+        engine: VLMEngine,
+        max_running: int,
+        *,
+        idle_wait_s: float = 0.05,
+        start: bool = True,
+        on_step: Callable[[int], None] | None = None,
+    ) -> None:
         self.engine = engine
         self.model = engine.model
         self.max_running = max_running
@@ -98,6 +106,7 @@ class ContinuousEngine:
         self.steps = 0
         self.step_sizes: dict[int, int] = {}
         self.finished: dict[str, int] = {}  # how sequences ended: done, cancelled, deadline, error
+        self.on_step = on_step  # called with each decode step's batch size (metrics), on the worker thread
         self._thread = threading.Thread(target=self._run, name="continuous-engine", daemon=True)
         if start:  # tests drive `step` by hand instead
             self._thread.start()
@@ -246,6 +255,8 @@ class ContinuousEngine:
         size = len(batch.sequences)
         self.steps += 1
         self.step_sizes[size] = self.step_sizes.get(size, 0) + 1
+        if self.on_step is not None:
+            self.on_step(size)
         for sequence in batch.sequences:
             sequence.max_batch = max(sequence.max_batch, size)
         live = [s.finish is None for s in batch.sequences]
@@ -326,6 +337,7 @@ class ContinuousEngine:
         result.queued_s = sequence.admitted_at - sequence.submitted_at
         if sequence.first_token_at is not None:
             result.first_token_s = sequence.first_token_at - sequence.submitted_at
+            result.decode_s = time.perf_counter() - sequence.first_token_at
         # The hold-back guarantees the streamed prefix is a prefix of the final text.
         sequence.sink(StreamEvent(request_id, delta=result.text[sequence.emitted :], result=result))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -107,6 +107,7 @@ class Moderator:
         self.model_name = model_name
         self.app_version = app_version
         self.audit_failures = 0
+        self.on_audit_failure: Callable[[], None] | None = None  # e.g. a metrics counter
 
     @property
     def policy(self) -> Policy:
@@ -158,6 +159,8 @@ class Moderator:
             self.audit.record(record)
         except (OSError, RuntimeError) as exc:
             self.audit_failures += 1
+            if self.on_audit_failure is not None:
+                self.on_audit_failure()
             logger.error("audit record for %s not written: %s", request_id, exc)
             if self.audit_fail_mode == "fail_closed":
                 raise OverloadedError("The audit store is unavailable; retry later.", code="audit_unavailable") from exc

@@ -95,3 +95,5 @@ class GenerationResult:
     """Seconds from submission to the start of its prefill (continuous engine only)."""
     first_token_s: float | None = None
     """Seconds from submission to its first generated token (continuous engine only)."""
+    decode_s: float | None = None
+    """Seconds from its first to its last generated token (continuous engine only)."""

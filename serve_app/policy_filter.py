@@ -14,9 +14,10 @@ from pipelines.errors import InvalidRequestError
 from pipelines.moderation import Moderator
 from pipelines.policy import PolicyDecision, load_policy
 from pipelines.policy.image_screen import build_image_screeners
-from pipelines.policy.layers import LayersConfig, build_text_layers
+from pipelines.policy.layers import GuardLayer, LayersConfig, build_text_layers
 from pipelines.types import GenerationRequest, GenerationResult
 from serve_app.config import PolicyUserConfig, resolve_path
+from serve_app.metrics import ModerationMetrics
 from serve_app.version import APP_VERSION
 
 logger = logging.getLogger("ray.serve")
@@ -41,6 +42,7 @@ class PolicyFilterDeployment:
         self.vlm = vlm
         self.moderator: Moderator | None = None
         self._layers: tuple[LayersConfig, list, list] | None = None
+        self.metrics = ModerationMetrics()
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         settings = PolicyUserConfig.model_validate(user_config)
@@ -49,7 +51,11 @@ class PolicyFilterDeployment:
             policy = policy.with_extra_terms(category, terms)
         if self._layers is None or self._layers[0] != settings.layers:
             screeners = build_image_screeners(settings.layers.image, generate=self._vlm_generate)
-            self._layers = (settings.layers, build_text_layers(settings.layers), screeners)
+            text_layers = build_text_layers(settings.layers)
+            for layer in text_layers:
+                if isinstance(layer, GuardLayer):
+                    layer.on_latency = self.metrics.guard_latency.observe
+            self._layers = (settings.layers, text_layers, screeners)
         _, text_layers, screeners = self._layers
         # one assignment: each request sees the old or the new policy, never a mix
         self.moderator = Moderator(
@@ -61,6 +67,7 @@ class PolicyFilterDeployment:
             model_name=self.model_name,
             app_version=APP_VERSION,
         )
+        self.moderator.on_audit_failure = self.metrics.audit_failures.inc
         logger.info("policy %s loaded from %s", policy.version, settings.policy_file)
 
     def _vlm_generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
@@ -84,9 +91,28 @@ class PolicyFilterDeployment:
         partial: bool = False,
     ) -> PolicyDecision:
         moderator = self._moderator()
-        return await asyncio.to_thread(
+        decision = await asyncio.to_thread(
             moderator.check, text, direction, request_id, prompt=prompt, images=images, partial=partial
         )
+        if not partial:
+            self._observe(decision)
+        return decision
+
+    def _observe(self, decision: PolicyDecision) -> None:
+        try:
+            self._record(decision)
+        except Exception:  # metrics never fail a request (logger.exception re-reports it)
+            logger.exception("recording metrics failed")
+
+    def _record(self, decision: PolicyDecision) -> None:
+        self.metrics.decisions.inc(tags={"direction": decision.direction, "action": decision.action})
+        for name in decision.fired:
+            action = decision.categories[name].action
+            self.metrics.categories.inc(tags={"category": name, "direction": decision.direction, "action": action})
+        if self.audit is not None:
+            health = self.audit.health()
+            self.metrics.audit_healthy.set(1.0 if health["ok"] else 0.0)
+            self.metrics.audit_pending.set(float(health["pending"]))
 
     async def decisions(self, query: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
         """One page of the audit log. Pending records are flushed first, so a decision made just

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from ray import serve
 
+from pipelines.errors import ServiceError
 from pipelines.types import GenerationRequest, ModerationInput
 from pipelines.validation import (
     ValidationLimits,
@@ -14,6 +17,7 @@ from pipelines.validation import (
     validate_legacy_request,
     validate_moderation_input,
 )
+from serve_app.metrics import ValidationMetrics
 
 logger = logging.getLogger("ray.serve")
 
@@ -27,6 +31,7 @@ class ValidatorDeployment:
 
     def __init__(self) -> None:
         self.limits = ValidationLimits()
+        self.metrics = ValidationMetrics()
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         self.limits = ValidationLimits.model_validate(user_config)
@@ -35,13 +40,24 @@ class ValidatorDeployment:
     def validate_chat(
         self, messages: list[dict[str, Any]], params: dict[str, Any], request_id: str
     ) -> GenerationRequest:
-        return validate_chat_request(messages, params, self.limits, request_id)
+        with self._counting_rejections():
+            return validate_chat_request(messages, params, self.limits, request_id)
 
     def validate_legacy(
         self, image: str | None, prompt: str, max_tokens: int | None, request_id: str
     ) -> GenerationRequest:
-        return validate_legacy_request(image, prompt, max_tokens, self.limits, request_id)
+        with self._counting_rejections():
+            return validate_legacy_request(image, prompt, max_tokens, self.limits, request_id)
 
     def validate_moderation(self, value: Any, request_id: str) -> list[ModerationInput]:
         """``request_id`` only for log correlation; moderation inputs are not generation requests."""
-        return validate_moderation_input(value, self.limits)
+        with self._counting_rejections():
+            return validate_moderation_input(value, self.limits)
+
+    @contextlib.contextmanager
+    def _counting_rejections(self) -> Iterator[None]:
+        try:
+            yield
+        except ServiceError as err:
+            self.metrics.rejections.inc(tags={"reason": err.code, "status": str(err.status)})
+            raise

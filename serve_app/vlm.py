@@ -8,17 +8,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ray import serve
-from ray.serve.metrics import Histogram
 
 from pipelines.continuous import ContinuousEngine, StreamEvent
 from pipelines.engine import EngineConfig, VLMEngine
 from pipelines.errors import ModelNotReadyError, ServiceError
 from pipelines.types import GenerationRequest, GenerationResult
 from serve_app.config import BatchingConfig
+from serve_app.metrics import VLMMetrics
 
 logger = logging.getLogger("ray.serve")
 
-_BATCH_SIZE_BOUNDARIES = [1, 2, 4, 8, 16, 32, 64, 128]
 # Admission groups that may be in flight at once: each stays open while its requests stream, so
 # this bounds how many groups share the running batch (max_ongoing_requests should be at least
 # max_batch_size * this, or groups never fill).
@@ -40,9 +39,9 @@ class VLMDeployment:
     def __init__(self, engine: dict[str, Any]) -> None:
         self.config = EngineConfig.model_validate(engine)
         self.engine = VLMEngine(self.config)
-        self.continuous = ContinuousEngine(self.engine, max_running=BatchingConfig().max_running)
-        self.batch_size_metric = Histogram(
-            "qvs_batch_size", description="Requests admitted together.", boundaries=_BATCH_SIZE_BOUNDARIES
+        self.metrics = VLMMetrics()
+        self.continuous = ContinuousEngine(
+            self.engine, max_running=BatchingConfig().max_running, on_step=self._observe_step
         )
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
@@ -70,6 +69,8 @@ class VLMDeployment:
             async for event in self._stream_batch(request):
                 if event is not None:
                     finished = event.final
+                    if event.result is not None:
+                        self._observe(event.result)
                     yield event
         finally:
             if not finished:
@@ -81,7 +82,7 @@ class VLMDeployment:
         max_concurrent_batches=MAX_CONCURRENT_ADMISSIONS,
     )
     async def _stream_batch(self, requests: list[GenerationRequest]) -> AsyncIterator[list[_Slot]]:
-        self.batch_size_metric.observe(len(requests))
+        self.metrics.admission_group.observe(len(requests))
         loop = asyncio.get_running_loop()
         arrivals: asyncio.Queue[tuple[int, StreamEvent]] = asyncio.Queue()
         for index, request in enumerate(requests):
@@ -100,6 +101,32 @@ class VLMDeployment:
                 if isinstance(slot, StreamEvent) and slot.final:
                     done[index] = True
             yield slots
+
+    def _observe_step(self, size: int) -> None:
+        try:
+            self.metrics.decode_batch.observe(size)
+        except Exception:  # metrics never fail a decode step
+            logger.exception("recording metrics failed")
+
+    def _observe(self, result: GenerationResult | ServiceError) -> None:
+        try:
+            self._record(result)
+        except Exception:  # metrics never fail a request (logger.exception re-reports it)
+            logger.exception("recording metrics failed")
+
+    def _record(self, result: GenerationResult | ServiceError) -> None:
+        if isinstance(result, ServiceError):
+            self.metrics.requests.inc(tags={"outcome": result.code})
+            return
+        self.metrics.requests.inc(tags={"outcome": result.finish_reason})
+        if result.completion_tokens > 0:  # Ray counters refuse 0
+            self.metrics.output_tokens.inc(result.completion_tokens)
+        if result.queued_s is not None:
+            self.metrics.queue_wait.observe(result.queued_s)
+        if result.first_token_s is not None:
+            self.metrics.time_to_first_token.observe(result.first_token_s)
+        if result.decode_s and result.completion_tokens > 1:
+            self.metrics.output_tokens_per_second.observe((result.completion_tokens - 1) / result.decode_s)
 
     def model_info(self) -> dict[str, Any]:
         return {

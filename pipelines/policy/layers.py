@@ -100,6 +100,7 @@ class GuardLayer:
         self.model = model if model is not None else GuardModel(config.model)
         self.failures = 0
         self.last_latency_s: float | None = None
+        self.on_latency: Callable[[float], None] | None = None  # e.g. a metrics histogram
 
     def detect(self, text: NormalizedText, context: DetectContext) -> list[Hit]:
         direction = context.direction or "input"
@@ -110,6 +111,8 @@ class GuardLayer:
             logger.error("guard model failed: %s: %s", type(exc).__name__, exc)
             return [self._unavailable()]
         self.last_latency_s = verdict.latency_s
+        if self.on_latency is not None and verdict.latency_s is not None:
+            self.on_latency(verdict.latency_s)
         if not verdict.parsed:
             logger.warning("guard answer unparseable: %r", verdict.raw_text[:200])
             return [self._unavailable()]

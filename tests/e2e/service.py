@@ -38,6 +38,9 @@ def write_config(base: Path, out: Path, port: int, overrides: dict[str, dict], a
 
 
 class Service:
+    """``python -m serve_app.launch CONFIG`` (what ``make serve`` runs): a loopback Ray head with a
+    fixed metrics port, and ``serve run`` on it."""
+
     def __init__(self, config: Path, port: int, log: Path, env: dict[str, str] | None = None) -> None:
         self.config = config
         self.port = port
@@ -46,12 +49,13 @@ class Service:
         self.env = env or {}
         self.proc: subprocess.Popen | None = None
         self.cold_start_s: float | None = None
+        self.metrics_port = free_port()
 
     def start(self, timeout_s: float = 420.0) -> None:
         env = {**os.environ, "QVS_HOME": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1", **self.env}
         started = time.perf_counter()
         self.proc = subprocess.Popen(
-            [str(SERVE_BIN), "run", str(self.config)],
+            [sys.executable, "-m", "serve_app.launch", str(self.config), "--metrics-port", str(self.metrics_port)],
             cwd=ROOT,
             env=env,
             stdout=self.log.open("w"),
@@ -123,3 +127,4 @@ class Service:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=30)
+            subprocess.run([str(SERVE_BIN.parent / "ray"), "stop", "--force"], capture_output=True, check=False)
