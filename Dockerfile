@@ -1,21 +1,43 @@
-# GPU image for qwen-vl-serve. Docker cannot run on the development machines; see README "Container".
+# GPU image for qwen-vl-serve. Docker cannot run on the machines this project is built on: the
+# image is linted (hadolint, in `make lint`) and tests/unit/test_dockerfile.py checks it against the
+# code, but it has not been built here. See README "Container".
+#
 # Build: docker build -t qwen-vl-serve .
-# Run:   docker run --gpus all -p 8000:8000 -v $HOME/.cache/huggingface:/home/ray/.cache/huggingface qwen-vl-serve
+#        docker build --build-arg FLASH_ATTN_WHEEL=<url of a flash-attn wheel for torch 2.14/cu13/py311> ...
+#        docker build --build-arg BAKE_MODEL=Qwen/Qwen3-VL-8B-Instruct ...   (weights inside the image)
+# Run:   docker run --gpus all -p 127.0.0.1:8000:8000 -p 127.0.0.1:8080:8080 \
+#          -v $HOME/.cache/huggingface:/home/ray/.cache/huggingface qwen-vl-serve
 FROM rayproject/ray:2.60.0-py311-gpu
 
+# Empty: no FlashAttention 2, the engine uses sdpa (attn_implementation: auto). flash-attn publishes
+# no binary wheels on PyPI and compiling it takes hours, so only a prebuilt wheel is accepted here.
+ARG FLASH_ATTN_WHEEL=""
+# Empty: weights come from the HF_HOME volume at run time (or are downloaded there on first start).
+ARG BAKE_MODEL=""
+
 WORKDIR /home/ray/app
-COPY --chown=ray:users requirements.lock pyproject.toml README.md ./
-RUN pip install --no-cache-dir -r requirements.lock
+COPY --chown=ray:users requirements.lock requirements-gpu.lock pyproject.toml README.md ./
+# DL3013: everything is pinned by the lock files; the optional flash-attn wheel is pinned by its URL.
+# hadolint ignore=DL3013
+RUN pip install --no-cache-dir -r requirements.lock -r requirements-gpu.lock \
+    && if [ -n "$FLASH_ATTN_WHEEL" ]; then pip install --no-cache-dir --no-deps "$FLASH_ATTN_WHEEL"; fi
 COPY --chown=ray:users pipelines ./pipelines
 COPY --chown=ray:users serve_app ./serve_app
 COPY --chown=ray:users configs ./configs
 RUN pip install --no-cache-dir --no-deps .
 
-# The official image runs as the non-root user `ray`.
-USER ray
+# The official image's non-root user `ray` (uid 1000).
+USER 1000
 ENV HF_HOME=/home/ray/.cache/huggingface \
     QVS_HOME=/home/ray/app
-EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=5s --start-period=600s --retries=3 \
-    CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4).status == 200 else 1)"
-CMD ["serve", "run", "configs/serve.yaml"]
+RUN if [ -n "$BAKE_MODEL" ]; then \
+      python -c "import sys; from huggingface_hub import snapshot_download; snapshot_download(sys.argv[1])" "$BAKE_MODEL"; \
+    fi
+VOLUME ["/home/ray/.cache/huggingface"]
+
+# 8000: the API (configs/serve.yaml http_options.port); 8080: Ray's Prometheus metrics.
+EXPOSE 8000 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=900s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4).status != 200)"]
+# `serve run configs/serve.yaml` on a Ray head started with a fixed metrics port (serve_app/launch.py).
+CMD ["python", "-m", "serve_app.launch", "configs/serve.yaml", "--metrics-port", "8080"]

@@ -31,6 +31,7 @@ serve: setup
 lint: setup
 	$(VENV)/bin/ruff check $(PY_DIRS)
 	$(VENV)/bin/ruff format --check $(PY_DIRS)
+	$(VENV)/bin/hadolint Dockerfile
 
 test: setup tiny-model lint
 	$(PY) -m pytest tests -q

@@ -1,0 +1,74 @@
+"""The container image agrees with the code: entrypoint, ports, config path, health check, versions.
+Docker cannot run where this project is built; this is what can be checked without it."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import yaml
+
+from serve_app.launch import DEFAULT_METRICS_PORT
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+
+
+def instruction(name: str) -> list[str]:
+    """Every instruction ``name`` with its continuation lines joined."""
+    joined = re.sub(r"\\\n\s*", " ", DOCKERFILE)
+    return [line[len(name) :].strip() for line in joined.splitlines() if line.startswith(name + " ")]
+
+
+def test_cmd_serves_the_production_config_through_the_launcher() -> None:
+    (cmd,) = instruction("CMD")
+    argv = json.loads(cmd)
+    assert argv[:3] == ["python", "-m", "serve_app.launch"]
+    config = ROOT / argv[3]
+    assert config == ROOT / "configs" / "serve.yaml" and config.exists()
+    assert argv[argv.index("--metrics-port") + 1] == str(DEFAULT_METRICS_PORT)
+    serve_config = yaml.safe_load(config.read_text())
+    assert serve_config["applications"][0]["import_path"] == "serve_app.app:build_app"
+
+
+def test_exposed_ports_are_the_api_and_metrics_ports() -> None:
+    (expose,) = instruction("EXPOSE")
+    http_port = yaml.safe_load((ROOT / "configs" / "serve.yaml").read_text())["http_options"]["port"]
+    assert set(expose.split()) == {str(http_port), str(DEFAULT_METRICS_PORT)}
+
+
+def test_healthcheck_probes_the_readiness_route() -> None:
+    (check,) = instruction("HEALTHCHECK")
+    http_port = yaml.safe_load((ROOT / "configs" / "serve.yaml").read_text())["http_options"]["port"]
+    assert f"http://127.0.0.1:{http_port}/readyz" in check
+    from serve_app.ingress import app
+
+    assert "/readyz" in app.openapi()["paths"]
+
+
+def test_base_image_matches_pinned_ray_and_python_and_user_is_not_root() -> None:
+    (base,) = instruction("FROM")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    ray_pin = next(d for d in project["dependencies"] if d.startswith("ray[serve]=="))
+    assert base == f"rayproject/ray:{ray_pin.split('==')[1]}-py{sys.version_info.major}{sys.version_info.minor}-gpu"
+    (user,) = instruction("USER")
+    assert user not in ("root", "0")
+    for source in [shlex.split(c)[-2] for c in instruction("COPY") if "requirements" not in c]:
+        assert (ROOT / source).exists(), source
+
+
+def test_gpu_extra_and_gpu_lock_agree() -> None:
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["gpu"]
+    locked = (ROOT / "requirements-gpu.lock").read_text().split()
+    assert next(d for d in extra if d.startswith("bitsandbytes")) in locked
+
+
+def test_hadolint_passes() -> None:
+    hadolint = Path(sys.executable).parent / "hadolint"
+    done = subprocess.run([str(hadolint), str(ROOT / "Dockerfile")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
