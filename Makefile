@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TINY_MODEL := .cache/tiny-qwen3-vl
 METRICS_PORT ?= 8080
-PY_DIRS := pipelines serve_app tests bench
+PY_DIRS := pipelines serve_app tests bench examples
 # serve.yaml needs a CUDA GPU and real weights; without a GPU the same graph runs on the tiny model.
 SERVE_CONFIG ?= $(shell if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then echo configs/serve.yaml; else echo configs/cpu.yaml; fi)
 

@@ -42,6 +42,13 @@ def blocked_word(tiny_model_dir: Path) -> str:
 
 
 STREAM_MAX_TOKENS = 64
+# The composition example (examples/caption_moderate.py) runs beside the service, as README shows.
+CAPTION_APP = {
+    "name": "caption",
+    "route_prefix": "/example",
+    "import_path": "examples.caption_moderate:build_app",
+    "args": {"target_app": "qwen-vl"},
+}
 
 
 @pytest.fixture(scope="session")
@@ -104,6 +111,7 @@ def service(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, bloc
         port,
         {"PolicyFilter": {"policy_file": str(policy_file)}, "Ingress": {"api_key_env": API_KEY_ENV}},
         args={"audit": {"url": f"sqlite:///{work / 'audit.db'}", "journal_dir": str(work / "audit-journal")}},
+        extra_apps=[CAPTION_APP],
     )
     svc = Service(config, port, work / "serve.log", env={API_KEY_ENV: f"other-key,{API_KEY}"})
     svc.start()

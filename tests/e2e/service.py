@@ -25,11 +25,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def write_config(base: Path, out: Path, port: int, overrides: dict[str, dict], args: dict | None = None) -> Path:
-    """A copy of ``base`` on another port, with per-deployment ``user_config`` and app ``args`` overrides."""
+def write_config(
+    base: Path,
+    out: Path,
+    port: int,
+    overrides: dict[str, dict],
+    args: dict | None = None,
+    extra_apps: list[dict] | None = None,
+) -> Path:
+    """A copy of ``base`` on another port, with per-deployment ``user_config`` and app ``args``
+    overrides, and optionally more applications beside it."""
     config = yaml.safe_load(base.read_text())
     config["http_options"]["port"] = port
     config["applications"][0]["args"].update(args or {})
+    config["applications"] += extra_apps or []
     for deployment in config["applications"][0]["deployments"]:
         if deployment["name"] in overrides:
             deployment.setdefault("user_config", {}).update(overrides[deployment["name"]])

@@ -1,0 +1,83 @@
+"""Example: compose the running service's deployments into a different pipeline.
+
+``POST /caption`` with ``{"image": "data:image/...;base64,..."}`` validates the image with the
+service's Validator, asks its VLM for a one-sentence caption, screens the caption with its
+PolicyFilter (audited like any output) and returns the caption as the policy allows it. The
+handles are looked up by application and deployment name, so this app runs beside the service
+(a second application in the same Serve config, see README "Composing") and its requests batch
+together with the service's own traffic. Errors are the service's OpenAI-style error bodies.
+"""
+
+# No `from __future__ import annotations`: serve.ingress needs the real types at import time.
+import uuid
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import BaseModel, Field
+from ray import serve
+from ray.serve import Application
+from ray.serve.handle import DeploymentHandle
+
+from pipelines.errors import ServiceError
+from pipelines.types import GenerationRequest, Message, SamplingParams, TextPart
+from serve_app.errors import install_error_handlers
+
+CAPTION_PROMPT = "Write a one-sentence caption for this product photo."
+
+app = FastAPI(title="caption-and-moderate example")
+install_error_handlers(app)
+
+
+class CaptionRequest(BaseModel):
+    image: str = Field(description="A data URL (or bare Base64) image, validated by the service's Validator.")
+    max_tokens: int = Field(32, ge=1, le=256)
+
+
+class CaptionResponse(BaseModel):
+    caption: str = Field(description="The caption as the policy allows it (redacted or replaced if needed).")
+    action: str
+    categories: list[str]
+    policy_version: str
+    request_id: str
+
+
+@serve.deployment(name="CaptionModerate", ray_actor_options={"num_cpus": 0.05})
+@serve.ingress(app)
+class CaptionModerate:
+    def __init__(self, target_app: str) -> None:
+        self.target_app = target_app
+        self.handles: dict[str, DeploymentHandle] = {}
+
+    def handle(self, deployment: str) -> DeploymentHandle:
+        """Looked up on first use: the two applications start in either order."""
+        if deployment not in self.handles:
+            self.handles[deployment] = serve.get_deployment_handle(deployment, app_name=self.target_app)
+        return self.handles[deployment]
+
+    @app.post("/caption")
+    async def caption(self, body: CaptionRequest) -> CaptionResponse:
+        validator, vlm, policy = self.handle("Validator"), self.handle("VLM"), self.handle("PolicyFilter")
+        request_id = f"caption-{uuid.uuid4().hex}"
+        parts = [{"type": "image_url", "image_url": {"url": body.image}}]
+        (item,) = await validator.validate_moderation.remote(parts, request_id)
+        request = GenerationRequest(
+            request_id,
+            [Message("user", [*item.images, TextPart(CAPTION_PROMPT)])],
+            SamplingParams(max_tokens=body.max_tokens),
+        )
+        result = await vlm.generate.remote(request)
+        if isinstance(result, ServiceError):
+            raise result
+        decision = await policy.check.remote(result.text, "output", request_id, CAPTION_PROMPT)
+        return CaptionResponse(
+            caption=decision.text,
+            action=decision.action,
+            categories=decision.fired,
+            policy_version=decision.policy_version,
+            request_id=request_id,
+        )
+
+
+def build_app(args: dict[str, Any] | None = None) -> Application:
+    """``args.target_app``: the name of the qwen-vl-serve application to compose (default qwen-vl)."""
+    return CaptionModerate.bind((args or {}).get("target_app", "qwen-vl"))
