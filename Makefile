@@ -10,9 +10,19 @@ PY_DIRS := pipelines serve_app tests bench examples
 # serve.yaml needs a CUDA GPU and real weights; without a GPU the same graph runs on the tiny model.
 SERVE_CONFIG ?= $(shell if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then echo configs/serve.yaml; else echo configs/cpu.yaml; fi)
 
-.PHONY: setup serve tiny-model test test-unit test-e2e lint bench clean
+.PHONY: setup serve tiny-model test test-unit test-e2e lint bench clean redis-server
 
 setup: $(VENV)/.installed
+	@command -v redis-server >/dev/null 2>&1 || $(MAKE) --no-print-directory redis-server
+
+# The response-cache tests start a real redis-server; it comes from Debian's packages.
+redis-server:
+	@echo "installing redis-server from Debian's packages (used by the response-cache tests)"
+	@if [ "$$(id -u)" = 0 ]; then APT=apt-get; else APT="sudo -n apt-get"; fi; \
+	 DEBIAN_FRONTEND=noninteractive $$APT install -y --no-install-recommends redis-server >/dev/null 2>&1 \
+	 || { DEBIAN_FRONTEND=noninteractive $$APT update >/dev/null 2>&1 \
+	      && DEBIAN_FRONTEND=noninteractive $$APT install -y --no-install-recommends redis-server >/dev/null 2>&1; } \
+	 || echo "could not install redis-server: the Redis cache tests will be skipped"
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
