@@ -118,7 +118,11 @@ def bench_config(work: Path, port: int, hold_back: int | None = None) -> Path:
         work / "serve.yaml",
         port,
         overrides,
-        args={"audit": {"url": f"sqlite:///{work / 'audit.db'}", "journal_dir": str(work / "audit-journal")}},
+        # the response cache would answer the repeated benchmark request from memory: measure the model path
+        args={
+            "audit": {"url": f"sqlite:///{work / 'audit.db'}", "journal_dir": str(work / "audit-journal")},
+            "cache": {"enabled": False},
+        },
     )
     config = yaml.safe_load(path.read_text())
     if not any(a["name"] == "empty" for a in config["applications"]):

@@ -48,5 +48,11 @@ def build_app(args: dict[str, Any] | AppArgs | None = None) -> Application:
     audit = _resolve_audit(config.audit).model_dump() if config.audit else None
     policy_filter = PolicyFilterDeployment.options(user_config=policy.model_dump()).bind(audit, engine.version, vlm)
     return Ingress.options(user_config=config.ingress.model_dump()).bind(
-        validator, vlm, policy_filter, engine.name, config.moderation_model_name, engine.version
+        validator,
+        vlm,
+        policy_filter,
+        engine.name,
+        config.moderation_model_name,
+        engine.version,
+        config.cache.model_dump(),
     )

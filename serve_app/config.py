@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.audit import AuditConfig
+from pipelines.cache import CacheConfig
 from pipelines.engine import EngineConfig
 from pipelines.policy.layers import LayersConfig
 from pipelines.validation import ValidationLimits
@@ -88,6 +89,10 @@ class AppArgs(_Strict):
         default_factory=AuditConfig,
         description="Durable log of every moderation decision; null disables it. Whether the text itself is "
         "kept is the policy's `audit_keep_content` (this config's `keep_content` is overridden).",
+    )
+    cache: CacheConfig = Field(
+        default_factory=CacheConfig,
+        description="Exact-match cache of deterministic chat completions (greedy or seeded): memory LRU or Redis.",
     )
     moderation_model_name: str = Field(
         "qwen-vl-serve-policy", min_length=1, description="`model` reported by `/v1/moderations`."

@@ -16,9 +16,11 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from pipelines.cache import CacheConfig, build_cache
 from pipelines.errors import AuthenticationError, InvalidRequestError, PayloadTooLargeError
 from serve_app.config import IngressUserConfig, resolve_path
 from serve_app.errors import install_error_handlers, shed_load, to_error_response
+from serve_app.metrics import IngressMetrics
 from serve_app.protocol import (
     AuditDecisionPage,
     ChatCompletionRequest,
@@ -35,6 +37,7 @@ from serve_app.version import APP_VERSION
 logger = logging.getLogger("ray.serve")
 
 BATCH_SIZE_HEADER = "x-batch-size"
+CACHE_HEADER = "x-cache"
 VERSION_HEADER = "x-qvs-version"
 REQUEST_ID_HEADER = "x-request-id"
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
@@ -114,9 +117,13 @@ class Ingress:
         model_name: str,
         moderation_model: str,
         model_version: str = "",
+        cache: dict[str, Any] | None = None,
     ) -> None:
         self.service = ChatService(validator, vlm, policy, model_name, moderation_model)
         self.model_version = model_version
+        self.service.model_version = model_version
+        self.service.cache = build_cache(CacheConfig.model_validate(cache or {"enabled": False}))
+        self.metrics = IngressMetrics()
         self.vlm = vlm
         self.policy = policy
         self.model_name = model_name
@@ -160,13 +167,19 @@ class Ingress:
                 headers = {**_SSE_HEADERS, **self.version_header(None)}
                 return StreamingResponse(events, media_type="text/event-stream", headers=headers)
             async with shed_load():
-                response, batch_size = await self.service.chat(body, request_id)
+                outcome = await self.service.chat(body, request_id)
+            self.metrics.cache.inc(tags={"result": outcome.cache})
+            headers = {BATCH_SIZE_HEADER: str(outcome.batch_size), CACHE_HEADER: outcome.cache}
+            headers |= self.version_header(outcome.response.policy_version)
+            return JSONResponse(outcome.response.model_dump(), headers=headers)
         else:
             legacy = pydantic.TypeAdapter(LegacyGenerateRequest).validate_python(payload)
             async with shed_load():
                 response, batch_size = await self.service.legacy(legacy, request_id)
-        policy_version = getattr(response, "policy_version", None) or response.moderation["input"].policy_version
-        headers = {BATCH_SIZE_HEADER: str(batch_size), **self.version_header(policy_version)}
+        headers = {
+            BATCH_SIZE_HEADER: str(batch_size),
+            **self.version_header(response.moderation["input"].policy_version),
+        }
         return JSONResponse(response.model_dump(), headers=headers)
 
     def version_header(self, policy_version: str | None) -> dict[str, str]:

@@ -72,3 +72,12 @@ class ModerationMetrics:
         self.audit_healthy = Gauge("qvs_audit_healthy", description="1 while the audit store accepts writes.")
         self.audit_pending = Gauge("qvs_audit_pending_records", description="Journaled, not yet in the database.")
         self.audit_failures = Counter("qvs_audit_write_failures_total", description="Decisions not journaled.")
+
+
+class IngressMetrics:
+    def __init__(self) -> None:
+        self.cache = Counter(
+            "qvs_cache_requests_total",
+            description="Chat completions by response-cache result: hit, miss (stored) or skip (not cacheable).",
+            tag_keys=("result",),
+        )

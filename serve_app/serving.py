@@ -11,10 +11,11 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 
 from ray.serve.handle import DeploymentHandle
 
+from pipelines.cache import ResponseCache, cache_key
 from pipelines.continuous import StreamEvent
 from pipelines.errors import NotFoundError, ServiceError
 from pipelines.moderation import openai_moderation
@@ -106,6 +107,13 @@ class Completion:
         return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
 
 
+@dataclass
+class ChatOutcome:
+    response: ChatCompletionResponse
+    batch_size: int
+    cache: str  # hit, miss (computed and stored) or skip (not cacheable / no cache)
+
+
 class ChatService:
     """Drives the deployment graph for one request."""
 
@@ -124,6 +132,8 @@ class ChatService:
         self.moderation_model = moderation_model
         self.deadline_s: float | None = None
         self.hold_back_chars = 0
+        self.cache: ResponseCache | None = None
+        self.model_version = ""
 
     def configure(self, deadline_s: float, hold_back_chars: int) -> None:
         self.deadline_s = deadline_s
@@ -143,9 +153,20 @@ class ChatService:
         if requested is not None and requested != self.model_name:
             raise NotFoundError(f"The model '{requested}' does not exist.", param="model", code="model_not_found")
 
-    async def chat(self, body: ChatCompletionRequest, request_id: str) -> tuple[ChatCompletionResponse, int]:
+    async def chat(self, body: ChatCompletionRequest, request_id: str) -> ChatOutcome:
         request = await self._validated_chat(body, request_id)
-        completion = await self._complete(request)
+        prompt = request_text(request)
+        input_decision = await self._check_input(request, prompt)
+        key = None
+        if self.cache is not None:
+            key = cache_key(request, self.model_version, input_decision.policy_version)
+        if key is not None:
+            cached = await asyncio.to_thread(self.cache.get, key)  # type: ignore[union-attr]
+            if cached is not None:
+                response = ChatCompletionResponse.model_validate_json(cached)
+                response.id, response.created = f"chatcmpl-{request_id}", int(time.time())
+                return ChatOutcome(response, 0, "hit")
+        completion = await self._complete(request, prompt, input_decision)
         response = ChatCompletionResponse(
             id=f"chatcmpl-{request_id}",
             model=self.model_name,
@@ -164,13 +185,17 @@ class ChatService:
             ],
             policy_version=completion.input_decision.policy_version,
         )
-        return response, completion.result.batch_size if completion.result else 0
+        if key is not None:
+            await asyncio.to_thread(self.cache.set, key, response.model_dump_json().encode())  # type: ignore[union-attr]
+        batch_size = completion.result.batch_size if completion.result else 0
+        return ChatOutcome(response, batch_size, "miss" if key is not None else "skip")
 
     async def legacy(self, body: LegacyGenerateRequest, request_id: str) -> tuple[LegacyGenerateResponse, int]:
         request = await self.validator.validate_legacy.remote(body.image, body.prompt, body.max_tokens, request_id)
         if self.deadline_s is not None:
             request.deadline = time.time() + self.deadline_s
-        completion = await self._complete(request)
+        prompt = request_text(request)
+        completion = await self._complete(request, prompt, await self._check_input(request, prompt))
         moderation = {"input": summary(completion.input_decision)}
         if completion.output_decision:
             moderation["output"] = summary(completion.output_decision)
@@ -184,10 +209,12 @@ class ChatService:
         )
         return response, completion.result.batch_size if completion.result else 0
 
-    async def _complete(self, request: GenerationRequest) -> Completion:
-        """Screen the input (text and images); only an unblocked input reaches the model."""
-        prompt = request_text(request)
-        input_decision = await self.policy.check.remote(prompt, "input", request.request_id, None, request.images)
+    async def _check_input(self, request: GenerationRequest, prompt: str) -> PolicyDecision:
+        """Screen the input (text and images)."""
+        return await self.policy.check.remote(prompt, "input", request.request_id, None, request.images)
+
+    async def _complete(self, request: GenerationRequest, prompt: str, input_decision: PolicyDecision) -> Completion:
+        """Only an unblocked input reaches the model; the answer is screened before it is returned."""
         if input_decision.blocked:
             return Completion(input_decision, None, None)
         result = await self.vlm.generate.remote(request)

@@ -24,6 +24,7 @@ EXPECTED = [
     "ray_qvs_moderation_decisions_total",
     "ray_qvs_moderation_category_total",
     "ray_qvs_audit_healthy",
+    "ray_qvs_cache_requests_total",
 ]
 _SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)", re.MULTILINE)
 

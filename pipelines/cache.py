@@ -1,0 +1,153 @@
+"""Exact-match response cache for deterministic requests, in memory (LRU) or in Redis.
+
+Only requests whose answer is fully determined are cached: greedy decoding, or sampling with an
+explicit seed. The key hashes everything the answer depends on: the messages (text, and each
+image's decoded pixels, so the same picture in another container format hits), the sampling
+parameters, the model version (name, revision, quantisation) and the policy version. A cached
+value is the whole response body, moderation annotations included.
+
+A cache failure (Redis down, a bad entry) is a miss, never an error for the request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipelines.types import GenerationRequest, ImagePart, TextPart
+
+logger = logging.getLogger(__name__)
+
+
+class CacheConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(True, description="Cache answers of deterministic requests (greedy, or seeded).")
+    backend: Literal["memory", "redis"] = Field("memory", description="`memory`: an LRU per ingress replica.")
+    max_entries: int = Field(10_000, ge=1, description="LRU size of the memory backend.")
+    ttl_s: float = Field(3600.0, gt=0, description="How long an answer stays cached.")
+    redis_url: str | None = Field(
+        None, description="`redis://[:password@]host:port/db` for the redis backend (never logged)."
+    )
+    key_prefix: str = Field("qvs:cache:", description="Namespace of the keys in Redis.")
+    timeout_s: float = Field(0.2, gt=0, description="Redis socket timeout; a slow cache is a miss.")
+
+
+def cache_key(request: GenerationRequest, model_version: str, policy_version: str) -> str | None:
+    """SHA-256 of what determines the answer, or None when the request samples without a seed."""
+    p = request.params
+    if not p.greedy and p.seed is None:
+        return None
+    messages = []
+    for message in request.messages:
+        parts = []
+        for part in message.parts:
+            if isinstance(part, TextPart):
+                parts.append({"text": part.text})
+            elif isinstance(part, ImagePart):
+                parts.append({"image": _pixels_sha256(part)})
+        messages.append({"role": message.role, "parts": parts})
+    material = {
+        "messages": messages,
+        "params": {
+            "max_tokens": p.max_tokens,
+            "temperature": p.temperature,
+            "top_p": p.top_p if not p.greedy else None,
+            "seed": p.seed if not p.greedy else None,
+            "stop": p.stop,
+        },
+        "model": model_version,
+        "policy": policy_version,
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _pixels_sha256(part: ImagePart) -> str:
+    image = part.image
+    digest = hashlib.sha256(f"{image.mode}:{image.width}x{image.height}:".encode())
+    digest.update(image.tobytes())
+    return digest.hexdigest()
+
+
+class ResponseCache(Protocol):
+    def get(self, key: str) -> bytes | None: ...
+
+    def set(self, key: str, value: bytes) -> None: ...
+
+
+class MemoryCache:
+    """Thread-safe LRU with a time to live."""
+
+    def __init__(self, max_entries: int, ttl_s: float) -> None:
+        self.max_entries = max_entries
+        self.ttl_s = ttl_s
+        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            expires, value = entry
+            if time.monotonic() >= expires:
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return value
+
+    def set(self, key: str, value: bytes) -> None:
+        with self._lock:
+            self._entries[key] = (time.monotonic() + self.ttl_s, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class RedisCache:
+    """Shared by every ingress replica. Errors are logged (without the URL) and read as misses."""
+
+    def __init__(self, url: str, ttl_s: float, key_prefix: str, timeout_s: float) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        self.ttl_ms = int(ttl_s * 1000)
+        self.key_prefix = key_prefix
+        self.errors = 0
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            return self.client.get(self.key_prefix + key)
+        except Exception as exc:  # noqa: BLE001 - any Redis failure is a miss
+            self._failed("get", exc)
+            return None
+
+    def set(self, key: str, value: bytes) -> None:
+        try:
+            self.client.set(self.key_prefix + key, value, px=self.ttl_ms)
+        except Exception as exc:  # noqa: BLE001 - any Redis failure only loses the entry
+            self._failed("set", exc)
+
+    def _failed(self, operation: str, exc: Exception) -> None:
+        self.errors += 1
+        logger.warning("redis cache %s failed: %s", operation, type(exc).__name__)
+
+
+def build_cache(config: CacheConfig) -> ResponseCache | None:
+    if not config.enabled:
+        return None
+    if config.backend == "redis":
+        if not config.redis_url:
+            raise ValueError("cache.backend redis needs cache.redis_url")
+        return RedisCache(config.redis_url, config.ttl_s, config.key_prefix, config.timeout_s)
+    return MemoryCache(config.max_entries, config.ttl_s)

@@ -1,0 +1,110 @@
+"""The response cache: what is cacheable, what the key depends on, the LRU, and a real redis-server."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+from PIL import Image
+
+from pipelines.cache import CacheConfig, MemoryCache, RedisCache, build_cache, cache_key
+from pipelines.types import GenerationRequest, ImagePart, Message, SamplingParams, TextPart
+
+
+def request(
+    text: str = "is this real leather?", image: Image.Image | None = None, **params: object
+) -> GenerationRequest:
+    parts: list = [ImagePart(image, "image/png", 0)] if image is not None else []
+    parts.append(TextPart(text))
+    return GenerationRequest("r", [Message("user", parts)], SamplingParams(**{"max_tokens": 16, **params}))  # type: ignore[arg-type]
+
+
+def key(req: GenerationRequest, model: str = "m@default:none", policy: str = "p1") -> str | None:
+    return cache_key(req, model, policy)
+
+
+def test_only_deterministic_requests_are_cacheable() -> None:
+    assert key(request(temperature=0.0)) is not None
+    assert key(request(temperature=0.8, seed=7)) is not None
+    assert key(request(temperature=0.8)) is None  # sampled without a seed
+
+
+def test_key_depends_on_everything_that_determines_the_answer() -> None:
+    red = Image.new("RGB", (8, 8), "red")
+    base = key(request(image=red))
+    assert base == key(request(image=red.copy()))  # same pixels, another object
+    assert base != key(request(image=Image.new("RGB", (8, 8), "blue")))
+    assert base != key(request("other text", image=red))
+    assert base != key(request(image=red, max_tokens=17))
+    assert base != key(request(image=red, stop=["."]))
+    assert base != key(request(image=red), model="m@rev2:none")
+    assert base != key(request(image=red), policy="p2")
+    seeded = key(request(temperature=0.8, seed=1))
+    assert seeded != key(request(temperature=0.8, seed=2)) and seeded != key(request(temperature=0.7, seed=1))
+
+
+def test_memory_cache_is_an_lru_with_a_ttl() -> None:
+    cache = MemoryCache(max_entries=2, ttl_s=0.2)
+    cache.set("a", b"1")
+    cache.set("b", b"2")
+    assert cache.get("a") == b"1"  # a is now the most recent
+    cache.set("c", b"3")
+    assert cache.get("b") is None and cache.get("a") == b"1" and len(cache) == 2
+    time.sleep(0.25)
+    assert cache.get("a") is None
+
+
+def test_build_cache() -> None:
+    assert build_cache(CacheConfig(enabled=False)) is None
+    assert isinstance(build_cache(CacheConfig()), MemoryCache)
+    with pytest.raises(ValueError, match="redis_url"):
+        build_cache(CacheConfig(backend="redis"))
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed (make setup installs it from Debian's packages)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    work = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(work)],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_redis_cache_against_a_real_server(redis_url: str) -> None:
+    cache = build_cache(CacheConfig(backend="redis", redis_url=redis_url, ttl_s=0.5))
+    assert isinstance(cache, RedisCache)
+    assert cache.get("k") is None
+    cache.set("k", b'{"answer": 1}')
+    assert cache.get("k") == b'{"answer": 1}'
+    assert cache.client.pttl("qvs:cache:k") > 0  # stored with its time to live, under the prefix
+    time.sleep(0.6)
+    assert cache.get("k") is None
+    assert cache.errors == 0
+
+
+def test_redis_outage_is_a_miss_not_an_error() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]
+    cache = RedisCache(f"redis://:secret@127.0.0.1:{dead_port}/0", ttl_s=1, key_prefix="x:", timeout_s=0.1)
+    cache.set("k", b"v")
+    assert cache.get("k") is None and cache.errors == 2
