@@ -48,7 +48,10 @@ class _Strict(BaseModel):
 class NudeNetConfig(_Strict):
     enabled: bool = Field(False, description="Needs the AGPL-3.0 `nudenet` extra (`pip install nudenet`).")
     category: str = Field("sexual", description="Policy category for explicit detections.")
-    labels: list[str] = Field(default_factory=lambda: list(NUDENET_EXPLICIT_LABELS))
+    labels: list[str] = Field(
+        default_factory=lambda: list(NUDENET_EXPLICIT_LABELS),
+        description="NudeNet detector classes that count as explicit (covered and face classes do not).",
+    )
     min_score: float = Field(0.45, ge=0.0, le=1.0, description="Detections below this confidence are ignored.")
 
 
