@@ -70,15 +70,28 @@ def service_error_response(exc: ServiceError, request_id: str | None) -> JSONRes
     )
 
 
-def to_error_response(exc: BaseException, request_id: str | None) -> JSONResponse:
-    """Map any exception to an error response; unknown ones are logged and hidden."""
+def as_service_error(exc: BaseException) -> ServiceError | None:
+    """The typed error behind ``exc``: our own, or a transient Serve/Ray failure (503); None if unknown."""
     exc = unwrap(exc)
     if isinstance(exc, ServiceError):
-        return service_error_response(exc, request_id)
+        return exc
+    if _is_backpressure(exc):
+        return OverloadedError("The service is overloaded; retry later.")
+    if _is_replica_failure(exc):
+        return OverloadedError("A replica failed while handling the request; retry.", code="replica_failed")
+    return None
+
+
+def to_error_response(exc: BaseException, request_id: str | None) -> JSONResponse:
+    """Map any exception to an error response; unknown ones are logged and hidden."""
+    known = as_service_error(exc)
+    if known is not None:
+        if known.code == "replica_failed":
+            logger.warning("request %s lost its replica: %s", request_id, type(unwrap(exc)).__name__)
+        return service_error_response(known, request_id)
+    exc = unwrap(exc)
     if isinstance(exc, (RequestValidationError, pydantic.ValidationError)):
         return _validation_error_response(exc, request_id)
-    if _is_backpressure(exc):
-        return service_error_response(OverloadedError("The service is overloaded; retry later."), request_id)
     logger.error("unhandled error for request %s", request_id, exc_info=exc)
     return error_response(
         500,
@@ -94,6 +107,13 @@ def _is_backpressure(exc: BaseException) -> bool:
     from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 
     return isinstance(exc, (BackPressureError, DeploymentUnavailableError))
+
+
+def _is_replica_failure(exc: BaseException) -> bool:
+    """A replica died or became unreachable mid-request: transient, Serve is replacing it (503)."""
+    from ray.exceptions import RayActorError
+
+    return isinstance(exc, RayActorError)
 
 
 @contextlib.asynccontextmanager

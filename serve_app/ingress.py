@@ -1,12 +1,14 @@
 """HTTP only: routes, request ids, API keys, bounded body reading. Logic lives in serving.py."""
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
 import os
 import re
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from pipelines.cache import CacheConfig, build_cache
-from pipelines.errors import AuthenticationError, InvalidRequestError, PayloadTooLargeError
+from pipelines.errors import AuthenticationError, DeadlineExceededError, InvalidRequestError, PayloadTooLargeError
 from serve_app.config import IngressUserConfig, resolve_path
 from serve_app.errors import install_error_handlers, shed_load, to_error_response
 from serve_app.metrics import IngressMetrics
@@ -166,7 +168,7 @@ class Ingress:
                     events = await self.service.chat_stream(body, request_id)
                 headers = {**_SSE_HEADERS, **self.version_header(None)}
                 return StreamingResponse(events, media_type="text/event-stream", headers=headers)
-            async with shed_load():
+            async with shed_load(), self.deadline():
                 outcome = await self.service.chat(body, request_id)
             self.metrics.cache.inc(tags={"result": outcome.cache})
             headers = {BATCH_SIZE_HEADER: str(outcome.batch_size), CACHE_HEADER: outcome.cache}
@@ -174,13 +176,23 @@ class Ingress:
             return JSONResponse(outcome.response.model_dump(), headers=headers)
         else:
             legacy = pydantic.TypeAdapter(LegacyGenerateRequest).validate_python(payload)
-            async with shed_load():
+            async with shed_load(), self.deadline():
                 response, batch_size = await self.service.legacy(legacy, request_id)
         headers = {
             BATCH_SIZE_HEADER: str(batch_size),
             **self.version_header(response.moderation["input"].policy_version),
         }
         return JSONResponse(response.model_dump(), headers=headers)
+
+    @contextlib.asynccontextmanager
+    async def deadline(self) -> AsyncIterator[None]:
+        """The whole request, queues at every hop included, within ``request_deadline_s`` (504).
+        Leaving cancels the downstream calls, so their replicas stop working on it."""
+        try:
+            async with asyncio.timeout(self.settings.request_deadline_s):
+                yield
+        except TimeoutError:
+            raise DeadlineExceededError("The request did not finish before its deadline.") from None
 
     def version_header(self, policy_version: str | None) -> dict[str, str]:
         """What answered: the model version, the policy version that decided, and this app's version."""
@@ -197,7 +209,7 @@ class Ingress:
         if not isinstance(payload, dict):
             raise InvalidRequestError("Request body must be a JSON object.", code="invalid_json")
         body = pydantic.TypeAdapter(ModerationRequest).validate_python(payload)
-        async with shed_load():
+        async with shed_load(), self.deadline():
             response = await self.service.moderations(body, request.state.request_id)
         headers = self.version_header(response.results[0].policy_version if response.results else None)
         return JSONResponse(response.model_dump(), headers=headers)

@@ -8,6 +8,7 @@ screen the output before any of its text can be returned.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -42,6 +43,8 @@ from serve_app.protocol import (
     PromptFilterResult,
     Usage,
 )
+
+logger = logging.getLogger("ray.serve")
 
 
 def category_results(decision: PolicyDecision) -> dict[str, CategoryResultOut]:
@@ -374,14 +377,15 @@ async def _read_into(stream: AsyncIterator[StreamEvent], arrivals: asyncio.Queue
 
 def _sse_error(exc: BaseException, request_id: str) -> str:
     """An error after the stream started: OpenAI's clients raise on an `error` event."""
-    from serve_app.errors import unwrap
+    from serve_app.errors import as_service_error
 
-    exc = unwrap(exc)
-    if isinstance(exc, ServiceError):
+    known = as_service_error(exc)
+    if known is not None:
         detail = ErrorDetail(
-            message=exc.message, type=exc.error_type, param=exc.param, code=exc.code, request_id=request_id
+            message=known.message, type=known.error_type, param=known.param, code=known.code, request_id=request_id
         )
     else:
+        logger.error("stream for request %s failed", request_id, exc_info=exc)
         detail = ErrorDetail(
             message="Internal server error.", type="server_error", code="internal_error", request_id=request_id
         )
