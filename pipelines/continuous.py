@@ -92,6 +92,7 @@ class ContinuousEngine:
         idle_wait_s: float = 0.05,
         start: bool = True,
         on_step: Callable[[int], None] | None = None,
+        max_consecutive_failures: int = 3,
     ) -> None:
         self.engine = engine
         self.model = engine.model
@@ -106,8 +107,11 @@ class ContinuousEngine:
         self.steps = 0
         self.step_sizes: dict[int, int] = {}
         self.finished: dict[str, int] = {}  # how sequences ended: done, cancelled, deadline, error
+        self.consecutive_failures = 0
+        self.max_consecutive_failures = max_consecutive_failures
         self.on_step = on_step  # called with each decode step's batch size (metrics), on the worker thread
         self._thread = threading.Thread(target=self._run, name="continuous-engine", daemon=True)
+        self._started = start
         if start:  # tests drive `step` by hand instead
             self._thread.start()
 
@@ -124,6 +128,12 @@ class ContinuousEngine:
 
     def set_max_running(self, max_running: int) -> None:
         self.max_running = max_running
+
+    @property
+    def healthy(self) -> bool:
+        """False once the worker thread died or steps keep failing (the replica should be replaced)."""
+        alive = self._thread.is_alive() or not self._started
+        return alive and self.consecutive_failures < self.max_consecutive_failures
 
     @property
     def running(self) -> int:
@@ -156,7 +166,9 @@ class ContinuousEngine:
                     break
             try:
                 pending = self.step(pending)
+                self.consecutive_failures = 0
             except Exception as exc:  # noqa: BLE001 - a failed step fails its sequences, never the loop
+                self.consecutive_failures += 1
                 self._fail_all(exc)
 
     def step(self, pending: list[tuple[GenerationRequest, Sink]]) -> list[tuple[GenerationRequest, Sink]]:

@@ -25,7 +25,7 @@ from transformers import (
     StoppingCriteriaList,
 )
 
-from pipelines.errors import EngineError, InvalidRequestError, ServiceError
+from pipelines.errors import EngineError, InvalidRequestError, OverloadedError, ServiceError
 from pipelines.sampling import PerRequestSampler, PerRequestStop
 from pipelines.types import GenerationRequest, GenerationResult, Message, SamplingParams, TextPart
 
@@ -272,12 +272,12 @@ class VLMEngine:
                 results[i] = out
         return results  # type: ignore[return-value]
 
-    def _engine_failure(self, exc: Exception) -> EngineError:
+    def _engine_failure(self, exc: Exception) -> ServiceError:
         if isinstance(exc, torch.OutOfMemoryError):
             logger.error("out of memory during generation; freeing the CUDA cache")
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
-            return EngineError("The model ran out of memory for this batch; retry later.", code="out_of_memory")
+            return OverloadedError("The model ran out of memory for this batch; retry later.", code="out_of_memory")
         logger.exception("generation failed", exc_info=exc)
         return EngineError("The model failed to generate a response.")
 

@@ -155,6 +155,11 @@ class Moderator:
             model=self.model_name if decision.direction == "output" else None,
             extra=self._extra(images),
         )
+        if self.audit_fail_mode == "fail_closed" and not self.audit.health()["ok"]:
+            self.audit_failures += 1
+            if self.on_audit_failure is not None:
+                self.on_audit_failure()
+            raise OverloadedError("The audit store is unavailable; retry later.", code="audit_unavailable")
         try:
             self.audit.record(record)
         except (OSError, RuntimeError) as exc:

@@ -69,6 +69,9 @@ class ModerationMetrics:
         self.guard_latency = Histogram(
             "qvs_guard_latency_seconds", description="Guard-model calls.", boundaries=LATENCY_BOUNDARIES_S
         )
+        self.guard_failures = Counter(
+            "qvs_guard_failures_total", description="Guard-model calls that failed or answered unparseably."
+        )
         self.audit_healthy = Gauge("qvs_audit_healthy", description="1 while the audit store accepts writes.")
         self.audit_pending = Gauge("qvs_audit_pending_records", description="Journaled, not yet in the database.")
         self.audit_failures = Counter("qvs_audit_write_failures_total", description="Decisions not journaled.")

@@ -55,6 +55,7 @@ class PolicyFilterDeployment:
             for layer in text_layers:
                 if isinstance(layer, GuardLayer):
                     layer.on_latency = self.metrics.guard_latency.observe
+                    layer.on_failure = self.metrics.guard_failures.inc
             self._layers = (settings.layers, text_layers, screeners)
         _, text_layers, screeners = self._layers
         # one assignment: each request sees the old or the new policy, never a mix
@@ -141,7 +142,12 @@ class PolicyFilterDeployment:
             "audit": audit,
             "audit_fail_mode": fail_mode,
             "audit_write_failures": self.moderator.audit_failures if self.moderator else 0,
+            "guard": self._guard_health(),
         }
+
+    def _guard_health(self) -> dict[str, Any]:
+        guards = [layer for layer in (self._layers[1] if self._layers else []) if isinstance(layer, GuardLayer)]
+        return {"enabled": bool(guards), "failures": sum(g.failures for g in guards)}
 
     def check_health(self) -> None:
         self._moderator()

@@ -152,8 +152,12 @@ class VLMDeployment:
         return dict(self.continuous.step_sizes)
 
     def check_health(self) -> None:
+        """Serve replaces the replica when this raises: the model is not loaded, the engine's worker
+        thread died, or decode steps keep failing (e.g. a wedged GPU)."""
         if not self.engine.ready:
             raise RuntimeError("model not ready")
+        if not self.continuous.healthy:
+            raise RuntimeError(f"engine unhealthy: {self.continuous.consecutive_failures} failed steps in a row")
 
 
 def _merge(slot: _Slot, event: StreamEvent) -> StreamEvent:

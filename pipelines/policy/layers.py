@@ -101,6 +101,7 @@ class GuardLayer:
         self.failures = 0
         self.last_latency_s: float | None = None
         self.on_latency: Callable[[float], None] | None = None  # e.g. a metrics histogram
+        self.on_failure: Callable[[], None] | None = None  # e.g. a metrics counter
 
     def detect(self, text: NormalizedText, context: DetectContext) -> list[Hit]:
         direction = context.direction or "input"
@@ -120,6 +121,8 @@ class GuardLayer:
 
     def _unavailable(self) -> Hit:
         self.failures += 1
+        if self.on_failure is not None:
+            self.on_failure()
         return Hit(self.config.unavailable_category, 0, 0, 1.0, self.name, "")
 
 

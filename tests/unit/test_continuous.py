@@ -7,11 +7,12 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
 from pipelines.continuous import ContinuousEngine, StreamEvent
 from pipelines.engine import EngineConfig, VLMEngine
-from pipelines.errors import DeadlineExceededError, RequestCancelledError
+from pipelines.errors import DeadlineExceededError, RequestCancelledError, ServiceError
 from pipelines.types import GenerationRequest, GenerationResult, ImagePart, Message, SamplingParams, TextPart
 
 
@@ -177,3 +178,71 @@ def test_non_streaming_requests_get_only_their_final_event(engine: VLMEngine) ->
     drive(cont, {0: [quiet]}, sink)
     (event,) = sink.events["r0"]
     assert event.final and event.delta == event.result.text  # type: ignore[union-attr]
+
+
+class FailingForward:
+    """Wraps the model's forward: the ``fail_on``-th decode call (input length 1) raises ``error``."""
+
+    def __init__(self, original, error: BaseException, fail_on: int = 2, times: int = 1) -> None:
+        self.original, self.error, self.fail_on, self.times = original, error, fail_on, times
+        self.decode_calls = 0
+
+    def __call__(self, *args, **kwargs):
+        input_ids = kwargs.get("input_ids")
+        if input_ids is not None and input_ids.shape[1] == 1:
+            self.decode_calls += 1
+            if self.fail_on <= self.decode_calls < self.fail_on + self.times:
+                raise self.error
+        return self.original(*args, **kwargs)
+
+
+def run_threaded(cont: ContinuousEngine, requests: list[GenerationRequest], timeout: float = 60) -> Collector:
+    sink = Collector()
+    done = threading.Event()
+
+    def on_event(event: StreamEvent) -> None:
+        sink(event)
+        if sum(1 for events in sink.events.values() if events[-1].final) == len(requests):
+            done.set()
+
+    for r in requests:
+        cont.submit(r, on_event)
+    assert done.wait(timeout)
+    return sink
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (RuntimeError("CUDA error: an illegal memory access"), 500, "engine_error"),
+        (torch.OutOfMemoryError("CUDA out of memory"), 503, "out_of_memory"),
+    ],
+)
+def test_a_failing_step_fails_its_batch_only_and_the_engine_recovers(
+    engine: VLMEngine, monkeypatch: pytest.MonkeyPatch, error: BaseException, status: int, code: str
+) -> None:
+    monkeypatch.setattr(engine.model, "forward", FailingForward(engine.model.forward, error))
+    cont = ContinuousEngine(engine, max_running=8)
+    try:
+        batch = [request(i, f"first batch {i}", max_tokens=8) for i in range(3)]
+        failed = run_threaded(cont, batch)
+        for r in batch:
+            result = failed.result(r.request_id)
+            assert isinstance(result, ServiceError) and (result.status, result.code) == (status, code)
+        assert cont.healthy and cont.running == 0
+        after = run_threaded(cont, [request(9, "after the failure", max_tokens=6)])
+        assert isinstance(after.result("r9"), GenerationResult)
+        assert cont.consecutive_failures == 0
+    finally:
+        cont.close()
+
+
+def test_steps_that_keep_failing_make_the_engine_unhealthy(engine: VLMEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine.model, "forward", FailingForward(engine.model.forward, RuntimeError("wedged"), 1, 100))
+    cont = ContinuousEngine(engine, max_running=8, max_consecutive_failures=3)
+    try:
+        for i in range(3):
+            run_threaded(cont, [request(i, f"attempt {i}", max_tokens=4)])
+        assert not cont.healthy  # the VLM deployment's check_health raises and Serve replaces the replica
+    finally:
+        cont.close()

@@ -153,13 +153,15 @@ def test_guard_failure_follows_the_policy_fail_mode(
         raise RuntimeError("CUDA error: device-side assert triggered")
 
     monkeypatch.setattr(layer.model, "generate", broken)
+    reported: list[int] = []
+    layer.on_failure = lambda: reported.append(1)  # the PolicyFilter counts these in a metric
     data = policy.model_dump()
     data["categories"]["guard_unavailable"]["input"] = action
     engine = PolicyEngine(Policy.model_validate(data), [layer])
     decision = engine.check("a harmless question", "input")
     assert decision.categories["guard_unavailable"].detected
     assert decision.blocked is blocked and decision.action == action
-    assert layer.failures == 1
+    assert layer.failures == 1 and reported == [1]
 
 
 def test_guard_is_skipped_once_rules_already_block(tiny_guard_dir: Path, policy: Policy) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,36 @@ def test_moderation_input_limits() -> None:
     with pytest.raises(PayloadTooLargeError) as err:
         validate_moderation_input("x" * 11, small)
     assert err.value.param == "input" and err.value.code == "prompt_too_long"
+
+
+@pytest.mark.parametrize(("fail_mode", "refuses"), [("fail_open", False), ("fail_closed", True)])
+def test_database_outage_follows_the_fail_mode_and_shows_in_health(
+    policy: Policy, tmp_path: Path, fail_mode: str, refuses: bool
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("the database's parent directory cannot be created here")
+    log = AuditLog(
+        AuditConfig(
+            url=f"sqlite:///{blocker / 'audit.db'}",
+            journal_dir=str(tmp_path / "journal"),
+            flush_interval_s=0.05,
+            retry_initial_s=0.05,
+            retry_max_s=0.1,
+        )
+    )
+    try:
+        moderator = Moderator(policy, audit=log, audit_fail_mode=fail_mode)  # type: ignore[arg-type]
+        moderator.check("first decision, journaled while the database is tried", "input", "req-1")
+        deadline = time.monotonic() + 10
+        while log.health()["ok"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        health = log.health()
+        assert not health["ok"] and health["last_error"] and health["pending"] >= 1  # kept in the journal
+        if refuses:
+            with pytest.raises(OverloadedError):
+                moderator.check("second", "input", "req-2")
+        else:
+            assert moderator.check("second", "input", "req-2").action == "allow"
+            assert log.health()["pending"] >= 2  # nothing is lost while the database is down
+    finally:
+        log.close(timeout_s=0.1)
