@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pydantic
+import pydantic.json_schema
 from fastapi import FastAPI, Request, Response
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, StreamingResponse
 from ray import serve
 from ray.serve.handle import DeploymentHandle
@@ -47,8 +49,35 @@ _PUBLIC_PATHS = {"/healthz", "/readyz"}
 READY_TIMEOUT_S = 2.0
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}  # proxies must not buffer the stream
 
-app = FastAPI(title="qwen-vl-serve", version="0.1.0")
+app = FastAPI(title="qwen-vl-serve", version=APP_VERSION)
 install_error_handlers(app)
+
+# Bodies are read by hand (size-limited streaming, then validated), so FastAPI cannot see their
+# schemas: declare them in the OpenAPI document for clients and for schemathesis.
+_REQUEST_BODIES: dict[tuple[str, str], type[pydantic.BaseModel]] = {
+    ("/v1/chat/completions", "post"): ChatCompletionRequest,
+    ("/v1/moderations", "post"): ModerationRequest,
+}
+
+
+def _openapi() -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        _, definitions = pydantic.json_schema.models_json_schema(
+            [(model, "validation") for model in _REQUEST_BODIES.values()],
+            ref_template="#/components/schemas/{model}",
+        )
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions.get("$defs", {}))
+        for (path, method), model in _REQUEST_BODIES.items():
+            schema["paths"][path][method]["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+            }
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+app.openapi = _openapi  # type: ignore[method-assign]
 
 
 @app.middleware("http")
