@@ -114,6 +114,7 @@ def test_schemathesis_finds_no_server_error(service: Service, client: httpx.Clie
         capture_output=True,
         text=True,
         timeout=SCHEMATHESIS_LIMIT_S,
+        cwd=tmp_path,  # its cache directory goes there, not into the checkout
     )
     summary = "\n".join(done.stdout.splitlines()[-25:])
     print("\n[e2e] schemathesis:\n" + summary)
