@@ -30,7 +30,9 @@ Resume: a run first reads the ids already in ``OUT`` (parts that cannot be read 
 ``.<name>.corrupt`` and their rows done again; stale temporary files are deleted) and processes only
 the others, so rerunning the same command after a crash finishes the job without redoing rows. A
 part's name is a hash of its ids, so a batch that Ray retries replaces its own part rather than
-adding a copy. One job at a time per ``OUT``.
+adding a copy. One job at a time per ``OUT``. Rows are final once written, whatever their status;
+``--retry-errors`` first removes the rows of status ``error`` (engine or audit failures, e.g. out of
+memory) from their parts, so that they are done again.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ PART_HASH_CHARS = 32
 HIDDEN_PREFIX = "."  # pyarrow, pandas and Ray Data skip files whose names start with it
 TMP_SUFFIX = ".tmp"
 CORRUPT_SUFFIX = ".corrupt"
+RETRY_STATUSES = frozenset({"error"})  # transient failures (out of memory, audit outage); rejections are final
 
 # The service's deploy config (configs/*.yaml) can stand in for a job config: same engine, limits, policy.
 SERVE_IMPORT_PATH = "serve_app.app:build_app"
@@ -530,21 +533,22 @@ class OutputState:
     ids: set[str]
     rows: int
     parts: int
-    quarantined: list[str]
+    quarantined: list[str] = field(default_factory=list)
+    dropped: int = 0
+    """Rows removed from their parts to be done again (``retry_statuses``)."""
 
     @property
     def duplicates(self) -> int:
         return self.rows - len(self.ids)
 
 
-def scan_output(out_dir: Path, *, repair: bool = True) -> OutputState:
-    """The ids already written. With ``repair``, temporary files of a crashed run are deleted and parts
-    that cannot be read are renamed to ``.<name>.corrupt`` (readers skip them; their rows are redone)."""
-    ids: set[str] = set()
-    rows = parts = 0
-    quarantined: list[str] = []
+def scan_output(out_dir: Path, *, repair: bool = True, retry_statuses: frozenset[str] = frozenset()) -> OutputState:
+    """The ids already written. With ``repair``, temporary files of a crashed run are deleted, parts that
+    cannot be read are renamed to ``.<name>.corrupt`` (readers skip them; their rows are redone), and rows
+    whose status is in ``retry_statuses`` are removed from their parts (rewritten atomically) to be redone."""
+    state = OutputState(set(), 0, 0)
     if not out_dir.is_dir():
-        return OutputState(ids, rows, parts, quarantined)
+        return state
     for path in sorted(out_dir.iterdir()):
         if repair and path.name.startswith(HIDDEN_PREFIX + PART_PREFIX) and path.name.endswith(TMP_SUFFIX):
             path.unlink(missing_ok=True)
@@ -552,17 +556,43 @@ def scan_output(out_dir: Path, *, repair: bool = True) -> OutputState:
         if not (path.is_file() and _is_part(path)):
             continue
         try:
-            column = pq.read_table(path, columns=["id"]).column("id").to_pylist()
+            table = pq.read_table(path, columns=["id", "status"])
         except (pa.ArrowException, OSError, KeyError) as exc:
             logger.warning("unreadable part %s (%s): its rows will be processed again", path.name, exc)
             if repair:
                 path.rename(out_dir / f"{HIDDEN_PREFIX}{path.name}{CORRUPT_SUFFIX}")
-                quarantined.append(path.name)
+                state.quarantined.append(path.name)
             continue
-        ids.update(column)
-        rows += len(column)
-        parts += 1
-    return OutputState(ids, rows, parts, quarantined)
+        if repair and retry_statuses:
+            retry = pc.is_in(table.column("status"), value_set=pa.array(sorted(retry_statuses), type=pa.string()))
+            dropped = pc.sum(retry).as_py() or 0
+            if dropped:
+                _drop_rows(path, retry_statuses)
+                table = table.filter(pc.invert(retry))
+                state.dropped += dropped
+        column = table.column("id").to_pylist()
+        state.ids.update(column)
+        state.rows += len(column)
+        state.parts += int(bool(column))
+    return state
+
+
+def _drop_rows(path: Path, statuses: frozenset[str]) -> None:
+    """Rewrite a part without the rows of ``statuses`` (temporary file, then rename), or delete it if none stay."""
+    table = pq.read_table(path)
+    keep = table.filter(pc.invert(pc.is_in(table.column("status"), value_set=pa.array(sorted(statuses)))))
+    if keep.num_rows == 0:
+        path.unlink()
+    else:
+        tmp = path.with_name(f"{HIDDEN_PREFIX}{path.name}.{uuid.uuid4().hex}{TMP_SUFFIX}")
+        try:
+            pq.write_table(keep.cast(OUTPUT_SCHEMA), tmp)
+            with tmp.open("rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
 
 
 # --- inputs -----------------------------------------------------------------------------------
@@ -655,6 +685,8 @@ class RunSummary:
     """Inputs without an output row after this run (non-zero after ``--limit`` or a failure)."""
     duplicates: int
     quarantined: list[str]
+    retried: int
+    """Rows of status "error" removed from the output to be done again (``--retry-errors``)."""
 
 
 def project_root() -> Path:
@@ -807,7 +839,7 @@ def run(plan: Plan, args: argparse.Namespace) -> RunSummary:
     import ray.data
 
     plan.out_dir.mkdir(parents=True, exist_ok=True)
-    before = scan_output(plan.out_dir)
+    before = scan_output(plan.out_dir, retry_statuses=RETRY_STATUSES if args.retry_errors else frozenset())
     statuses: Counter[str] = Counter()
     blocked: Counter[str] = Counter()
     started_ray = not ray.is_initialized()
@@ -852,6 +884,7 @@ def run(plan: Plan, args: argparse.Namespace) -> RunSummary:
         remaining=len(all_ids - after.ids),
         duplicates=after.duplicates,
         quarantined=before.quarantined,
+        retried=before.dropped,
     )
 
 
@@ -887,6 +920,11 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--input-format", choices=["auto", "images", "parquet"], default="auto")
     io.add_argument("--prompt", default=DEFAULT_PROMPT, help="Prompt of rows without their own.")
     io.add_argument("--limit", type=_non_negative_int, help="Process at most this many unfinished rows.")
+    io.add_argument(
+        "--retry-errors",
+        action="store_true",
+        help='Do rows of status "error" (engine or audit failures) again; "rejected" rows stay final.',
+    )
     config = parser.add_argument_group("configuration (flags override the file)")
     files = config.add_mutually_exclusive_group()
     files.add_argument("--config", type=Path, help="Job config YAML/JSON: engine, validation, policy, sampling, audit.")
