@@ -35,6 +35,11 @@ def ray_start_command(metrics_port: int, dashboard_port: int) -> list[str]:
     ]
 
 
+def _default_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("config", help="Serve config file, e.g. configs/serve.yaml")
@@ -44,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
 
     subprocess.run(ray_start_command(args.metrics_port, args.dashboard_port), check=True)
     print(f"Ray metrics (Prometheus): http://127.0.0.1:{args.metrics_port}/metrics", flush=True)
-    serve = subprocess.Popen([str(BIN / "serve"), "run", "--address=auto", args.config])
+    # A shell that starts us in the background ignores SIGINT, and children inherit that; serve run
+    # must get the default handling back so that the SIGINT forwarded below shuts it down.
+    serve = subprocess.Popen([str(BIN / "serve"), "run", "--address=auto", args.config], preexec_fn=_default_signals)
 
     def forward(signum: int, frame: FrameType | None) -> None:
         if serve.poll() is None:
