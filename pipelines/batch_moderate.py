@@ -57,12 +57,13 @@ import pyarrow.parquet as pq
 import pybase64
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.engine import make_url
 
 from pipelines.audit import AuditConfig, AuditLog
+from pipelines.audit.journal import fsync_dir
 from pipelines.engine import EngineConfig, VLMEngine
 from pipelines.errors import InvalidRequestError, ServiceError
 from pipelines.moderation import Moderator, openai_moderation
+from pipelines.paths import resolve_path
 from pipelines.policy import PolicyDecision, load_policy
 from pipelines.policy.image_screen import Generate, build_image_screeners
 from pipelines.policy.layers import LayersConfig, build_text_layers
@@ -512,16 +513,8 @@ def write_part(out_dir: Path, rows: Sequence[ResultRow]) -> Path | None:
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(out_dir)
+    fsync_dir(out_dir)
     return final
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _is_part(path: Path) -> bool:
@@ -592,7 +585,7 @@ def _drop_rows(path: Path, statuses: frozenset[str]) -> None:
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 # --- inputs -----------------------------------------------------------------------------------
@@ -689,16 +682,6 @@ class RunSummary:
     """Rows of status "error" removed from the output to be done again (``--retry-errors``)."""
 
 
-def project_root() -> Path:
-    """Where relative config paths resolve, as for the service: ``QVS_HOME`` if set, else the current directory."""
-    return Path(os.environ.get("QVS_HOME") or Path.cwd())
-
-
-def resolve_path(path: str) -> str:
-    p = Path(path).expanduser()
-    return str(p if p.is_absolute() else (project_root() / p).resolve())
-
-
 def load_job_config(path: Path | None, serve_config: Path | None) -> JobConfig:
     if path is not None:
         return JobConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
@@ -722,15 +705,6 @@ def job_config_from_serve(data: dict[str, Any]) -> JobConfig:
     validation = deployments.get(VALIDATOR_DEPLOYMENT, {}).get("user_config") or args.get("validation") or {}
     policy = deployments.get(POLICY_DEPLOYMENT, {}).get("user_config") or args.get("policy") or {}
     return JobConfig(engine=args.get("engine") or {}, validation=validation, policy=policy)
-
-
-def _resolve_audit(audit: AuditConfig) -> AuditConfig:
-    url = make_url(audit.url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        url = url.set(database=resolve_path(url.database))
-    return audit.model_copy(
-        update={"url": url.render_as_string(hide_password=False), "journal_dir": resolve_path(audit.journal_dir)}
-    )
 
 
 def build_job_config(args: argparse.Namespace) -> JobConfig:
@@ -770,7 +744,7 @@ def build_job_config(args: argparse.Namespace) -> JobConfig:
         validation=base.validation,
         policy=policy,
         sampling=SamplingSettings.model_validate(sampling),
-        audit=_resolve_audit(audit) if audit else None,
+        audit=audit.resolved(resolve_path) if audit else None,
     )
     validate_sampling_params(job.sampling.params(), job.validation)  # a bad flag fails now, not on every row
     return job

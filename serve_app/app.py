@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from ray.serve import Application
-from sqlalchemy.engine import make_url
 
-from pipelines.audit import AuditConfig
-from serve_app.config import AppArgs, resolve_path
+from pipelines.paths import resolve_path
+from serve_app.config import AppArgs
 from serve_app.ingress import Ingress
 from serve_app.policy_filter import PolicyFilterDeployment
 from serve_app.validator import ValidatorDeployment
@@ -20,16 +19,6 @@ def _resolve_model(model: str) -> str:
     """A model that names an existing local directory loads from its absolute path; else it is a Hub id."""
     local = Path(resolve_path(model))
     return str(local) if local.is_dir() else model
-
-
-def _resolve_audit(audit: AuditConfig) -> AuditConfig:
-    """Relative SQLite files and journal directories resolve against the project root, as other paths do."""
-    url = make_url(audit.url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        url = url.set(database=resolve_path(url.database))
-    return audit.model_copy(
-        update={"url": url.render_as_string(hide_password=False), "journal_dir": resolve_path(audit.journal_dir)}
-    )
 
 
 def build_app(args: dict[str, Any] | AppArgs | None = None) -> Application:
@@ -45,7 +34,7 @@ def build_app(args: dict[str, Any] | AppArgs | None = None) -> Application:
     policy = config.policy.model_copy(update={"policy_file": resolve_path(config.policy.policy_file)})
     validator = ValidatorDeployment.options(user_config=config.validation.model_dump()).bind()
     vlm = VLMDeployment.options(user_config=config.batching.model_dump()).bind(engine.model_dump())
-    audit = _resolve_audit(config.audit).model_dump() if config.audit else None
+    audit = config.audit.resolved(resolve_path).model_dump() if config.audit else None
     policy_filter = PolicyFilterDeployment.options(user_config=policy.model_dump()).bind(audit, engine.version, vlm)
     return Ingress.options(user_config=config.ingress.model_dump()).bind(
         validator,

@@ -8,9 +8,6 @@ restart. All models forbid unknown keys so a typo in a config fails the deploy, 
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.audit import AuditConfig
@@ -97,13 +94,3 @@ class AppArgs(_Strict):
     moderation_model_name: str = Field(
         "qwen-vl-serve-policy", min_length=1, description="`model` reported by `/v1/moderations`."
     )
-
-
-def project_root() -> Path:
-    """Where relative paths in configs resolve: ``QVS_HOME`` if set, else the current directory."""
-    return Path(os.environ.get("QVS_HOME") or Path.cwd())
-
-
-def resolve_path(path: str) -> str:
-    p = Path(path).expanduser()
-    return str(p if p.is_absolute() else (project_root() / p).resolve())

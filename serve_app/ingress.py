@@ -22,7 +22,8 @@ from ray.serve.handle import DeploymentHandle
 
 from pipelines.cache import CacheConfig, build_cache
 from pipelines.errors import AuthenticationError, DeadlineExceededError, InvalidRequestError, PayloadTooLargeError
-from serve_app.config import IngressUserConfig, resolve_path
+from pipelines.paths import resolve_path
+from serve_app.config import IngressUserConfig
 from serve_app.errors import install_error_handlers, shed_load, to_error_response
 from serve_app.metrics import IngressMetrics
 from serve_app.protocol import (

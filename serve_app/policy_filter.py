@@ -12,11 +12,12 @@ from ray.serve.handle import DeploymentHandle
 from pipelines.audit import AuditConfig, AuditLog
 from pipelines.errors import InvalidRequestError
 from pipelines.moderation import Moderator
+from pipelines.paths import resolve_path
 from pipelines.policy import PolicyDecision, load_policy
 from pipelines.policy.image_screen import build_image_screeners
 from pipelines.policy.layers import GuardLayer, LayersConfig, build_text_layers
 from pipelines.types import GenerationRequest, GenerationResult
-from serve_app.config import PolicyUserConfig, resolve_path
+from serve_app.config import PolicyUserConfig
 from serve_app.metrics import ModerationMetrics
 from serve_app.version import APP_VERSION
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy.engine import make_url
 
 FailMode = Literal["fail_open", "fail_closed"]
 
@@ -59,6 +61,14 @@ class AuditConfig(BaseModel):
     close_timeout_s: float = Field(
         5.0, ge=0, description="How long `close()` (and the atexit hook) keeps trying to insert pending records."
     )
+
+    def resolved(self, resolve: Callable[[str], str]) -> AuditConfig:
+        """A copy whose relative SQLite file and journal directory are resolved by ``resolve``."""
+        url = make_url(self.url)
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            url = url.set(database=resolve(url.database))
+        rendered = url.render_as_string(hide_password=False)
+        return self.model_copy(update={"url": rendered, "journal_dir": resolve(self.journal_dir)})
 
     @model_validator(mode="after")
     def _check_retry(self) -> AuditConfig:

@@ -49,7 +49,7 @@ def _try_lock(path: Path) -> int | None:
     return fd
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     """Make a created or renamed file's directory entry durable too."""
     fd = os.open(directory, os.O_RDONLY)
     try:
@@ -160,7 +160,7 @@ class Journal:
             self._file = path.open("a", encoding="utf-8")
             self._current = Segment(path, 0)
             if self._fsync:
-                _fsync_dir(self._dir)
+                fsync_dir(self._dir)
         return self._current, self._file
 
     def _seal_locked(self) -> None:
@@ -201,7 +201,7 @@ class Journal:
                 self._sealed.append(Segment(target, _count_lines(target)))
                 logger.info("audit journal: replaying %s left by a stopped process", path.name)
             if self._fsync:
-                _fsync_dir(self._dir)
+                fsync_dir(self._dir)
             lock_path.unlink(missing_ok=True)
         finally:
             os.close(fd)
