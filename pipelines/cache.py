@@ -21,6 +21,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipelines.images import image_sha256
 from pipelines.types import GenerationRequest, ImagePart, TextPart
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def cache_key(request: GenerationRequest, model_version: str, policy_version: st
             if isinstance(part, TextPart):
                 parts.append({"text": part.text})
             elif isinstance(part, ImagePart):
-                parts.append({"image": _pixels_sha256(part)})
+                parts.append({"image": image_sha256(part.image)})
         messages.append({"role": message.role, "parts": parts})
     material = {
         "messages": messages,
@@ -67,13 +68,6 @@ def cache_key(request: GenerationRequest, model_version: str, policy_version: st
         "policy": policy_version,
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
-def _pixels_sha256(part: ImagePart) -> str:
-    image = part.image
-    digest = hashlib.sha256(f"{image.mode}:{image.width}x{image.height}:".encode())
-    digest.update(image.tobytes())
-    return digest.hexdigest()
 
 
 class ResponseCache(Protocol):

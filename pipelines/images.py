@@ -8,6 +8,7 @@ Whatever goes wrong, ``decode_image`` raises only ``ServiceError`` subclasses.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import warnings
@@ -224,3 +225,11 @@ def _too_large(message: str, param: str) -> PayloadTooLargeError:
 
 def _invalid_image(message: str, param: str) -> UnprocessableEntityError:
     return UnprocessableEntityError(message, param=param, code="invalid_image")
+
+
+def image_sha256(image: Image.Image) -> str:
+    """Hash of the decoded pixels (mode and size included): the same picture in another container
+    format hashes the same. Audit records and the response cache key use it."""
+    digest = hashlib.sha256(f"{image.mode}:{image.width}x{image.height}:".encode())
+    digest.update(image.tobytes())
+    return digest.hexdigest()

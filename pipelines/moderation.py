@@ -5,7 +5,6 @@ Serve-free so that the PolicyFilter deployment, the offline Ray Data job and tes
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from PIL import Image
 
 from pipelines.audit import AuditLog, AuditRecord
 from pipelines.errors import OverloadedError
+from pipelines.images import image_sha256
 from pipelines.policy import Direction, Hit, Policy, PolicyDecision, PolicyEngine
 from pipelines.policy.detectors import Detector
 from pipelines.policy.image_screen import ImageScreener
@@ -74,14 +74,6 @@ def openai_moderation(decision: PolicyDecision, *, has_text: bool, has_image: bo
 def is_cheap(layer: Detector) -> bool:
     """Layers declare ``cost = "cheap"`` when they may run on every streamed delta (no model call)."""
     return getattr(layer, "cost", "model") == "cheap"
-
-
-def image_sha256(image: Image.Image) -> str:
-    """Hash of the decoded pixels (mode and size included): the same picture in another container
-    format hashes the same, which is what a reviewer looking for repeats wants."""
-    digest = hashlib.sha256(f"{image.mode}:{image.width}x{image.height}:".encode())
-    digest.update(image.tobytes())
-    return digest.hexdigest()
 
 
 class Moderator:

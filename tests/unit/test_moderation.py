@@ -12,7 +12,8 @@ from PIL import Image
 
 from pipelines.audit import AuditConfig, AuditLog
 from pipelines.errors import InvalidRequestError, OverloadedError, PayloadTooLargeError
-from pipelines.moderation import OPENAI_CATEGORY_SOURCES, Moderator, image_sha256, openai_moderation
+from pipelines.images import image_sha256
+from pipelines.moderation import OPENAI_CATEGORY_SOURCES, Moderator, openai_moderation
 from pipelines.policy import Hit, Policy, load_policy
 from pipelines.policy.layers import ProfanityConfig, ProfanityLayer
 from pipelines.validation import ValidationLimits, validate_moderation_input
