@@ -151,10 +151,8 @@ class Ingress:
         model_version: str = "",
         cache: dict[str, Any] | None = None,
     ) -> None:
-        self.service = ChatService(validator, vlm, policy, model_name, moderation_model)
-        self.model_version = model_version
-        self.service.model_version = model_version
-        self.service.cache = build_cache(CacheConfig.model_validate(cache or {"enabled": False}))
+        response_cache = build_cache(CacheConfig.model_validate(cache or {"enabled": False}))
+        self.service = ChatService(validator, vlm, policy, model_name, moderation_model, model_version, response_cache)
         self.metrics = IngressMetrics()
         self.vlm = vlm
         self.policy = policy
@@ -226,7 +224,8 @@ class Ingress:
 
     def version_header(self, policy_version: str | None) -> dict[str, str]:
         """What answered: the model version, the policy version that decided, and this app's version."""
-        parts = [f"model={self.model_version}"] if self.model_version else []
+        model_version = self.service.model_version
+        parts = [f"model={model_version}"] if model_version else []
         if policy_version:
             parts.append(f"policy={policy_version}")
         parts.append(f"app={APP_VERSION}")

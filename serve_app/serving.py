@@ -127,16 +127,18 @@ class ChatService:
         policy: DeploymentHandle,
         model_name: str,
         moderation_model: str,
+        model_version: str = "",
+        cache: ResponseCache | None = None,
     ) -> None:
         self.validator = validator
         self.vlm = vlm
         self.policy = policy
         self.model_name = model_name
         self.moderation_model = moderation_model
+        self.model_version = model_version
+        self.cache = cache
         self.deadline_s: float | None = None
         self.hold_back_chars = 0
-        self.cache: ResponseCache | None = None
-        self.model_version = ""
 
     def configure(self, deadline_s: float, hold_back_chars: int) -> None:
         self.deadline_s = deadline_s
@@ -148,6 +150,9 @@ class ChatService:
         request: GenerationRequest = await self.validator.validate_chat.remote(
             messages, body.sampling_params(), request_id
         )
+        return self._with_deadline(request)
+
+    def _with_deadline(self, request: GenerationRequest) -> GenerationRequest:
         if self.deadline_s is not None:
             request.deadline = time.time() + self.deadline_s
         return request
@@ -194,9 +199,9 @@ class ChatService:
         return ChatOutcome(response, batch_size, "miss" if key is not None else "skip")
 
     async def legacy(self, body: LegacyGenerateRequest, request_id: str) -> tuple[LegacyGenerateResponse, int]:
-        request = await self.validator.validate_legacy.remote(body.image, body.prompt, body.max_tokens, request_id)
-        if self.deadline_s is not None:
-            request.deadline = time.time() + self.deadline_s
+        request = self._with_deadline(
+            await self.validator.validate_legacy.remote(body.image, body.prompt, body.max_tokens, request_id)
+        )
         prompt = request_text(request)
         completion = await self._complete(request, prompt, await self._check_input(request, prompt))
         moderation = {"input": summary(completion.input_decision)}
@@ -232,7 +237,7 @@ class ChatService:
         request = await self._validated_chat(body, request_id)
         request.stream = True
         prompt = request_text(request)
-        input_decision = await self.policy.check.remote(prompt, "input", request_id, None, request.images)
+        input_decision = await self._check_input(request, prompt)
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return ChatStream(self, request, prompt, input_decision, include_usage).events()
 

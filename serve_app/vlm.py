@@ -148,9 +148,6 @@ class VLMDeployment:
             "waiting": self.continuous.waiting,
         }
 
-    def batch_size_histogram(self) -> dict[int, int]:
-        return dict(self.continuous.step_sizes)
-
     def check_health(self) -> None:
         """Serve replaces the replica when this raises: the model is not loaded, the engine's worker
         thread died, or decode steps keep failing (e.g. a wedged GPU)."""

@@ -99,7 +99,6 @@ class GuardLayer:
         self.config = config
         self.model = model if model is not None else GuardModel(config.model)
         self.failures = 0
-        self.last_latency_s: float | None = None
         self.on_latency: Callable[[float], None] | None = None  # e.g. a metrics histogram
         self.on_failure: Callable[[], None] | None = None  # e.g. a metrics counter
 
@@ -111,7 +110,6 @@ class GuardLayer:
         except Exception as exc:  # noqa: BLE001 - any model failure is an outage, handled by the fail mode
             logger.error("guard model failed: %s: %s", type(exc).__name__, exc)
             return [self._unavailable()]
-        self.last_latency_s = verdict.latency_s
         if self.on_latency is not None and verdict.latency_s is not None:
             self.on_latency(verdict.latency_s)
         if not verdict.parsed:
