@@ -10,7 +10,7 @@ PY_DIRS := pipelines serve_app tests bench examples
 # serve.yaml needs a CUDA GPU and real weights; without a GPU the same graph runs on the tiny model.
 SERVE_CONFIG ?= $(shell if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then echo configs/serve.yaml; else echo configs/cpu.yaml; fi)
 
-.PHONY: setup serve tiny-model test test-unit test-e2e lint bench clean redis-server
+.PHONY: setup serve stop tiny-model test test-unit test-e2e lint bench clean redis-server
 
 setup: $(VENV)/.installed
 	@command -v redis-server >/dev/null 2>&1 || $(MAKE) --no-print-directory redis-server
@@ -37,6 +37,9 @@ serve: setup
 	@if [ "$(SERVE_CONFIG)" = "configs/cpu.yaml" ]; then $(MAKE) --no-print-directory tiny-model; fi
 	@echo "serving $(SERVE_CONFIG) on http://127.0.0.1:8000, Prometheus metrics on http://127.0.0.1:$(METRICS_PORT)/metrics"
 	$(PY) -m serve_app.launch $(SERVE_CONFIG) --metrics-port $(METRICS_PORT)
+
+stop:  # drain in-flight requests, then stop Serve (what Ctrl-C on `make serve` does)
+	$(PY) -m serve_app.shutdown
 
 lint: setup
 	$(VENV)/bin/ruff check $(PY_DIRS)

@@ -89,6 +89,12 @@ class ModelNotReadyError(OverloadedError):
     default_code = "model_not_ready"
 
 
+class ShuttingDownError(OverloadedError):
+    """The service is draining before a stop: requests in flight finish, new ones go elsewhere."""
+
+    default_code = "shutting_down"
+
+
 class DeadlineExceededError(ServiceError):
     status = 504
     error_type = "server_error"

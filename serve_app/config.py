@@ -66,6 +66,12 @@ class IngressUserConfig(_Strict):
         description="A generation still running after this long is dropped and answered 504; keep it below "
         "`http_options.request_timeout_s` (the proxy's 408).",
     )
+    draining: bool = Field(
+        False,
+        description="Set by `make stop` / `python -m serve_app.shutdown` before Serve is stopped: new requests "
+        "are answered 503 `shutting_down` (with Retry-After) and /readyz fails, while requests and streams in "
+        "flight finish. Leave false in configs.",
+    )
     stream_hold_back_chars: int = Field(
         48,
         ge=0,

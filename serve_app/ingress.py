@@ -21,7 +21,13 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from pipelines.cache import CacheConfig, build_cache
-from pipelines.errors import AuthenticationError, DeadlineExceededError, InvalidRequestError, PayloadTooLargeError
+from pipelines.errors import (
+    AuthenticationError,
+    DeadlineExceededError,
+    InvalidRequestError,
+    PayloadTooLargeError,
+    ShuttingDownError,
+)
 from pipelines.paths import resolve_path
 from serve_app.config import IngressUserConfig
 from serve_app.errors import install_error_handlers, shed_load, to_error_response
@@ -168,7 +174,10 @@ class Ingress:
         logger.info("ingress configured; API keys required: %s", bool(self.api_keys))
 
     def authenticate(self, request: Request) -> None:
-        """Constant-time comparison against every configured key; never logs the key."""
+        """Admit a new request: not while draining; then a constant-time comparison against every
+        configured key (never logged)."""
+        if self.settings.draining:
+            raise ShuttingDownError("The service is shutting down; retry on another replica or later.")
         if not self.api_keys or request.url.path in _PUBLIC_PATHS:
             return
         header = request.headers.get("authorization", "")
@@ -280,6 +289,8 @@ class Ingress:
     async def readyz(self) -> JSONResponse:
         """Readiness: the model has loaded and warmed up, the policy is loaded, and the audit store is
         healthy (it only gates readiness in `fail_closed` mode; in `fail_open` it is reported)."""
+        if self.settings.draining:
+            return JSONResponse(HealthStatus(status="draining").model_dump(), status_code=503)
         checks = {"model": False, "policy": False, "audit": False}
         audit_gates = True
         try:

@@ -250,7 +250,7 @@ class ModelList(BaseModel):
 
 
 class HealthStatus(BaseModel):
-    status: Literal["ok", "not_ready"]
+    status: Literal["ok", "not_ready", "draining"]
     checks: dict[str, bool] = Field(default_factory=dict)
 
 

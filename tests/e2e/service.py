@@ -128,12 +128,16 @@ class Service:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self) -> None:
+        """Ctrl-C, as a user stops ``make serve``: the launcher drains, stops Serve and Ray."""
         if self.proc is None or self.proc.poll() is not None:
             return
         os.killpg(self.proc.pid, signal.SIGINT)
         try:
-            self.proc.wait(timeout=60)
+            self.proc.wait(timeout=120)
         except subprocess.TimeoutExpired:
+            # Ray and serve run live in sessions of their own (so Ctrl-C reaches only the launcher)
+            for child in psutil.Process(self.proc.pid).children(recursive=True):
+                child.kill()
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=30)
             subprocess.run([str(SERVE_BIN.parent / "ray"), "stop", "--force"], capture_output=True, check=False)
