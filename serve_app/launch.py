@@ -18,11 +18,12 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from types import FrameType
 
-from serve_app.shutdown import DEFAULT_TIMEOUT_S, drain_and_shutdown
+from serve_app.shutdown import DEFAULT_TIMEOUT_S, drain_and_shutdown, preload
 
 BIN = Path(sys.executable).parent
 DEFAULT_METRICS_PORT = 8080
@@ -47,7 +48,8 @@ def _default_signals() -> None:
 
 
 def _log(message: str) -> None:
-    print(message, flush=True)
+    now = time.time()
+    print(f"{time.strftime('%H:%M:%S', time.localtime(now))}.{int(now % 1 * 1000):03d} {message}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         nonlocal signals
         signals += 1
+        _log(f"got {signal.Signals(signum).name}")
         if signals > 1 and serve.poll() is None:  # a second Ctrl-C: stop now, cutting what is in flight
             serve.send_signal(signal.SIGINT)
         stop.set()
@@ -89,13 +92,14 @@ def main(argv: list[str] | None = None) -> int:
     import ray
 
     ray.init(address="auto", logging_level="ERROR", log_to_driver=False)
+    preload()
     signal.signal(signal.SIGINT, on_signal)  # ray.init installs its own
     signal.signal(signal.SIGTERM, on_signal)
     try:
         while serve.poll() is None and not stop.wait(0.5):
             pass
         if serve.poll() is None:
-            print("stopping: draining in-flight requests (Ctrl-C again to stop at once)", flush=True)
+            _log("stopping: draining in-flight requests (Ctrl-C again to stop at once)")
             try:
                 drain_and_shutdown(args.drain_timeout_s, log=_log, give_up=lambda: signals > 1)
             except Exception:  # noqa: BLE001 - a failed drain must still stop the service
