@@ -44,12 +44,12 @@ def draining_config(details: dict[str, Any]) -> dict[str, Any] | None:
         config = copy.deepcopy(app.get("deployed_app_config"))
         if config is None:
             return None
-        deployments = config.setdefault("deployments", [])
-        ingress = next((d for d in deployments if d["name"] == INGRESS), None)
-        if ingress is None and _ingress_name(app) == INGRESS:
-            ingress = {"name": INGRESS}
-            deployments.append(ingress)
-        if ingress is not None:
+        if _ingress_name(app) == INGRESS:
+            deployments = config.setdefault("deployments", [])
+            ingress = next((d for d in deployments if d["name"] == INGRESS), None)
+            if ingress is None:
+                ingress = {"name": INGRESS}
+                deployments.append(ingress)
             ingress["user_config"] = {**(ingress.get("user_config") or {}), "draining": True}
         apps.append(config)
     return {
@@ -63,9 +63,9 @@ def draining_applied(details: dict[str, Any]) -> bool:
     """Every Ingress runs with ``draining`` set: its target config says so and it is healthy again
     (Serve reports UPDATING until each replica's ``reconfigure`` has run)."""
     for app in details["applications"].values():
-        deployment = app["deployments"].get(INGRESS)
-        if deployment is None:
+        if _ingress_name(app) != INGRESS:
             continue
+        deployment = app["deployments"][INGRESS]
         user_config = (deployment.get("deployment_config") or {}).get("user_config") or {}
         if not user_config.get("draining") or str(deployment["status"]).split(".")[-1] != "HEALTHY":
             return False

@@ -53,6 +53,20 @@ def test_draining_config_sets_draining_on_every_ingress_and_changes_nothing_else
                 assert deployment == was  # other deployments keep their config: no restart
 
 
+def test_an_app_whose_ingress_is_not_ours_is_redeployed_unchanged_and_not_waited_for() -> None:
+    details = _details()
+    caption = {"name": "caption", "import_path": "examples.caption_moderate:app", "route_prefix": "/example"}
+    details["applications"]["caption"] = {
+        "deployed_app_config": caption,
+        "deployments": {"CaptionModerate": {"status": "DeploymentStatus.HEALTHY", "replicas": []}},
+        "deployment_topology": {"ingress_deployment": "CaptionModerate"},
+    }
+    config = shutdown.draining_config(details)
+    assert config is not None and config["applications"][1] == caption
+    details["applications"]["qwen-vl"]["deployments"]["Ingress"]["deployment_config"]["user_config"]["draining"] = True
+    assert shutdown.draining_applied(details)
+
+
 def test_an_app_deployed_from_code_is_not_redeployed() -> None:
     details = _details()
     details["applications"]["from-code"] = {"deployed_app_config": None, "deployments": {}}
