@@ -160,9 +160,6 @@ class Ingress:
         response_cache = build_cache(CacheConfig.model_validate(cache or {"enabled": False}))
         self.service = ChatService(validator, vlm, policy, model_name, moderation_model, model_version, response_cache)
         self.metrics = IngressMetrics()
-        self.vlm = vlm
-        self.policy = policy
-        self.model_name = model_name
         self.created = int(time.time())
         self.settings = IngressUserConfig()
         self.api_keys: list[bytes] = []
@@ -258,7 +255,7 @@ class Ingress:
         self.authenticate(request)
         query = DecisionQuery.model_validate(dict(request.query_params))
         async with shed_load():
-            records, next_cursor = await self.policy.decisions.remote(query.model_dump())
+            records, next_cursor = await self.service.policy.decisions.remote(query.model_dump())
         return AuditDecisionPage(data=records, next_cursor=next_cursor)
 
     @app.get("/v1/models")
@@ -266,10 +263,10 @@ class Ingress:
         self.authenticate(request)
         async with shed_load():
             info, policy_version = await asyncio.gather(
-                self.vlm.model_info.remote(), self.policy.policy_version.remote()
+                self.service.vlm.model_info.remote(), self.service.policy.policy_version.remote()
             )
         card = ModelCard(
-            id=self.model_name,
+            id=self.service.model_name,
             created=self.created,
             source=info["model"],
             revision=info["revision"],
@@ -294,8 +291,9 @@ class Ingress:
         checks = {"model": False, "policy": False, "audit": False}
         audit_gates = True
         try:
+            service = self.service
             info, policy = await asyncio.wait_for(
-                asyncio.gather(self.vlm.model_info.remote(), self.policy.health.remote()), READY_TIMEOUT_S
+                asyncio.gather(service.vlm.model_info.remote(), service.policy.health.remote()), READY_TIMEOUT_S
             )
             checks = {"model": bool(info["ready"]), "policy": bool(policy["policy_version"])}
             checks["audit"] = bool(policy["audit"]["ok"])
