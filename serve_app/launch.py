@@ -13,7 +13,6 @@ Usage: ``python -m serve_app.launch configs/cpu.yaml [--metrics-port 8080] [--da
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import traceback
 from pathlib import Path
 from types import FrameType
 
-from serve_app.shutdown import DEFAULT_TIMEOUT_S, drain_and_shutdown, preload
+from serve_app.shutdown import DEFAULT_TIMEOUT_S, connect, drain_and_shutdown
 
 BIN = Path(sys.executable).parent
 DEFAULT_METRICS_PORT = 8080
@@ -88,11 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     # Connected before any stop, so that a stop starts draining at once (~0.5 s, not the seconds a
     # fresh driver takes to import Ray and connect on a loaded machine).
-    os.environ.setdefault("RAY_AUTH_MODE", "token")  # our cluster uses token auth; read at import
+    connect()
     import ray
 
-    ray.init(address="auto", logging_level="ERROR", log_to_driver=False)
-    preload()
     signal.signal(signal.SIGINT, on_signal)  # ray.init installs its own
     signal.signal(signal.SIGTERM, on_signal)
     try:

@@ -100,11 +100,17 @@ def in_flight(actor_names: list[str]) -> int:
     return total
 
 
-def preload() -> None:
-    """Import what a drain needs ahead of time (Serve's client modules take seconds to import on a
-    loaded machine: time in which a stopping service would still admit requests)."""
+def connect(address: str = "auto") -> None:
+    """Join the cluster as a driver and import what a drain needs, so that a later drain starts at
+    once (Serve's client modules take seconds to import on a loaded machine: time in which a
+    stopping service would still admit requests)."""
+    # the clusters we start use Ray's token auth; a driver must say so before Ray is imported
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
+    import ray
     import ray.serve._private.api
-    import ray.serve.schema  # noqa: F401
+    import ray.serve.schema
+
+    ray.init(address=address, logging_level="ERROR", log_to_driver=False)
 
 
 def drain_and_shutdown(
@@ -117,6 +123,10 @@ def drain_and_shutdown(
     from ray.serve.schema import ServeDeploySchema
 
     began = time.monotonic()
+
+    def expired() -> bool:
+        return time.monotonic() - began > timeout_s or give_up()
+
     client = serve_start()
     details = client.get_serve_details()
     config = draining_config(details)
@@ -126,16 +136,14 @@ def drain_and_shutdown(
     else:
         client.deploy_apps(ServeDeploySchema.model_validate(config))
         log(f"[{time.monotonic() - began:.1f} s] applied draining config")
-        while not draining_applied(client.get_serve_details()):
-            if time.monotonic() - began > timeout_s or give_up():
-                break
+        while not draining_applied(client.get_serve_details()) and not expired():
             time.sleep(POLL_S)
         apps = len(config["applications"])
         log(f"[{time.monotonic() - began:.1f} s] ingress draining: new requests answer 503 shutting_down ({apps} apps)")
     actors = ingress_replica_actors(details)
     quiet, drained = 0, True
     while quiet < QUIET_POLLS:
-        if time.monotonic() - began > timeout_s or give_up():
+        if expired():
             drained = False
             log(f"requests still in flight after {time.monotonic() - began:.0f} s; shutting down anyway")
             break
@@ -154,11 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout-s", type=float, default=DEFAULT_TIMEOUT_S, help="longest wait for the drain")
     args = parser.parse_args(argv)
 
-    # the clusters we start use Ray's token auth; a driver must say so (before Ray is imported)
-    os.environ.setdefault("RAY_AUTH_MODE", "token")
+    connect(args.address)
     import ray
 
-    ray.init(address=args.address, logging_level="ERROR", log_to_driver=False)
     try:
         return 0 if drain_and_shutdown(args.timeout_s, log=lambda m: print(m, flush=True)) else 1
     finally:
