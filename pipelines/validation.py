@@ -125,9 +125,15 @@ def validate_chat_request(
 
 
 def validate_legacy_request(
-    image: str | None, prompt: str, max_tokens: int | None, limits: ValidationLimits, request_id: str
+    image: str | None,
+    prompt: str,
+    max_tokens: int | None,
+    limits: ValidationLimits,
+    request_id: str,
+    temperature: float | None = None,
 ) -> GenerationRequest:
-    """Validate the original ``{"image", "prompt", "max_tokens"}`` body through the chat path.
+    """Validate the original ``{"image", "prompt", "max_tokens"}`` body (plus an optional
+    ``temperature``, 0 for greedy) through the chat path.
 
     Errors name the legacy fields (``image``, ``prompt``) rather than the chat paths.
     """
@@ -142,7 +148,10 @@ def validate_legacy_request(
         aliases[f"messages[0].content[{image_index}].image_url.url"] = "image"
     try:
         return validate_chat_request(
-            [{"role": "user", "content": content}], {"max_tokens": max_tokens}, limits, request_id
+            [{"role": "user", "content": content}],
+            {"max_tokens": max_tokens, "temperature": temperature},
+            limits,
+            request_id,
         )
     except ServiceError as err:
         if err.param not in aliases:

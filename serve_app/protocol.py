@@ -67,6 +67,7 @@ class LegacyGenerateRequest(_Lenient):
     prompt: str
     image: str | None = None
     max_tokens: int | None = None
+    temperature: float | None = None
 
 
 class CategoryResultOut(BaseModel):

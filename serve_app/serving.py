@@ -200,7 +200,9 @@ class ChatService:
 
     async def legacy(self, body: LegacyGenerateRequest, request_id: str) -> tuple[LegacyGenerateResponse, int]:
         request = self._with_deadline(
-            await self.validator.validate_legacy.remote(body.image, body.prompt, body.max_tokens, request_id)
+            await self.validator.validate_legacy.remote(
+                body.image, body.prompt, body.max_tokens, request_id, body.temperature
+            )
         )
         prompt = request_text(request)
         completion = await self._complete(request, prompt, await self._check_input(request, prompt))

@@ -44,10 +44,10 @@ class ValidatorDeployment:
             return validate_chat_request(messages, params, self.limits, request_id)
 
     def validate_legacy(
-        self, image: str | None, prompt: str, max_tokens: int | None, request_id: str
+        self, image: str | None, prompt: str, max_tokens: int | None, request_id: str, temperature: float | None = None
     ) -> GenerationRequest:
         with self._counting_rejections():
-            return validate_legacy_request(image, prompt, max_tokens, self.limits, request_id)
+            return validate_legacy_request(image, prompt, max_tokens, self.limits, request_id, temperature)
 
     def validate_moderation(self, value: Any, request_id: str) -> list[ModerationInput]:
         """``request_id`` only for log correlation; moderation inputs are not generation requests."""

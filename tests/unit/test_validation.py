@@ -270,6 +270,14 @@ def test_legacy_request_with_image(png_url: str) -> None:
 def test_legacy_request_without_image() -> None:
     request = validate_legacy_request(None, "Hello", 8, ValidationLimits(), "req-3")
     assert request.messages[0].parts == [TextPart("Hello")]
+    assert request.params.temperature == 1.0  # OpenAI's default, as for chat
+
+
+def test_legacy_request_temperature_is_checked_like_chat() -> None:
+    assert validate_legacy_request(None, "Hello", 8, ValidationLimits(), "r", temperature=0).params.greedy
+    with pytest.raises(InvalidRequestError) as info:
+        validate_legacy_request(None, "Hello", 8, ValidationLimits(), "r", temperature=9)
+    assert info.value.param == "temperature"
 
 
 @pytest.mark.parametrize(
