@@ -39,5 +39,5 @@ VOLUME ["/home/ray/.cache/huggingface"]
 EXPOSE 8000 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=900s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4).status != 200)"]
-# `serve run configs/serve.yaml` on a Ray head started with a fixed metrics port (serve_app/launch.py).
-CMD ["python", "-m", "serve_app.launch", "configs/serve.yaml", "--metrics-port", "8080"]
+# `serve run configs/serve.yaml` on a Ray head started with a fixed metrics port (serve_app/ops/launch.py).
+CMD ["python", "-m", "serve_app.ops.launch", "configs/serve.yaml", "--metrics-port", "8080"]

@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TINY_MODEL := .cache/tiny-qwen3-vl
 METRICS_PORT ?= 8080
-PY_DIRS := pipelines serve_app tests bench examples
+PY_DIRS := pipelines serve_app jobs devtools evals tests bench examples
 # serve.yaml needs a CUDA GPU and real weights; without a GPU the same graph runs on the tiny model.
 SERVE_CONFIG ?= $(shell if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then echo configs/serve.yaml; else echo configs/cpu.yaml; fi)
 
@@ -31,15 +31,15 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	touch $@
 
 tiny-model: setup
-	$(PY) -m pipelines.tiny_model $(TINY_MODEL)
+	$(PY) -m devtools.tiny_model $(TINY_MODEL)
 
 serve: setup
 	@if [ "$(SERVE_CONFIG)" = "configs/cpu.yaml" ]; then $(MAKE) --no-print-directory tiny-model; fi
 	@echo "serving $(SERVE_CONFIG) on http://127.0.0.1:8000, Prometheus metrics on http://127.0.0.1:$(METRICS_PORT)/metrics"
-	$(PY) -m serve_app.launch $(SERVE_CONFIG) --metrics-port $(METRICS_PORT)
+	$(PY) -m serve_app.ops.launch $(SERVE_CONFIG) --metrics-port $(METRICS_PORT)
 
 stop:  # drain in-flight requests, then stop Serve (what Ctrl-C on `make serve` does)
-	$(PY) -m serve_app.shutdown
+	$(PY) -m serve_app.ops.shutdown
 
 lint: setup
 	$(VENV)/bin/ruff check $(PY_DIRS)

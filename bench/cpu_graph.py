@@ -21,9 +21,9 @@ from pathlib import Path
 import httpx
 import yaml
 
-from pipelines.engine import EngineConfig, VLMEngine
-from pipelines.tiny_model import build_tiny_checkpoint, is_tiny_checkpoint
-from pipelines.types import GenerationRequest, ImagePart, Message, SamplingParams, TextPart
+from devtools.tiny_model import build_tiny_checkpoint, is_tiny_checkpoint
+from pipelines.core.types import GenerationRequest, ImagePart, Message, SamplingParams, TextPart
+from pipelines.engine.vlm import EngineConfig, VLMEngine
 from tests.conftest import TINY_MODEL_DIR, png_bytes
 from tests.e2e.service import ROOT, Service, free_port, write_config
 

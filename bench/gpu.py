@@ -3,7 +3,7 @@
 No weights can be downloaded where this project is built, so the benchmark builds a checkpoint of
 the published architecture (``configs/qwen3-vl-8b-architecture.json``, 8.77B parameters) with
 random weights, saves it with ``save_pretrained`` and loads it through the service's own loader
-(``pipelines.engine``): the compute per token is the real model's. Per quantisation it prints time
+(``pipelines.engine.vlm``): the compute per token is the real model's. Per quantisation it prints time
 to first token and output tokens/s at each concurrency, the peak GPU memory, plain
 ``model.generate`` one request at a time as the baseline, and the decode rate at concurrency 1 as
 a fraction of the memory-bandwidth limit (weight bytes / measured device copy bandwidth).
@@ -29,10 +29,10 @@ import torch
 from PIL import Image
 from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
-from pipelines.continuous import ContinuousEngine, StreamEvent
-from pipelines.engine import EngineConfig, Quantization, VLMEngine
-from pipelines.tiny_model import TinyModelSpec, build_config, build_processor, train_tokenizer
-from pipelines.types import GenerationRequest, GenerationResult, ImagePart, Message, SamplingParams, TextPart
+from devtools.tiny_model import TinyModelSpec, build_config, build_processor, train_tokenizer
+from pipelines.core.types import GenerationRequest, GenerationResult, ImagePart, Message, SamplingParams, TextPart
+from pipelines.engine.continuous import ContinuousEngine, StreamEvent
+from pipelines.engine.vlm import EngineConfig, Quantization, VLMEngine
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHITECTURE = ROOT / "configs" / "qwen3-vl-8b-architecture.json"

@@ -5,7 +5,7 @@ Run: ``.venv/bin/python -m bench.moderation_eval [--guard-dir DIR] [--guard-text
 Prints:
 
 (a) per-category precision / recall / F1 (tp, fp, fn) of the shipped policy (rules + profanity
-    classifier) on the labelled set of ``tests/labelled.py``, recall by kind and language, and which
+    classifier) on the labelled set of ``evals/labelled.py``, recall by kind and language, and which
     ``benign_hard`` texts it flags;
 (b) the public OpenAI moderation test set (``../shared/datasets/openai-moderation``): precision, recall,
     F1 and AUPRC of "any category flagged" (score: the highest category score) against "any label is 1",
@@ -36,9 +36,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.policy import Direction, PolicyEngine, load_policy
-from pipelines.policy.layers import GuardLayer, GuardLayerConfig, LayersConfig, build_text_layers
-from tests.labelled import RULE_CATEGORIES, LabelledText, fired_categories, labelled_set, score
+from evals.labelled import RULE_CATEGORIES, LabelledText, fired_categories, labelled_set, score
+from pipelines.moderation.policy.config import Direction, load_policy
+from pipelines.moderation.policy.engine import PolicyEngine
+from pipelines.moderation.text.layers import GuardLayer, GuardLayerConfig, LayersConfig, build_text_layers
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_FILE = ROOT / "configs" / "policy.yaml"
@@ -92,7 +93,7 @@ def section(title: str) -> None:
 
 
 def labelled_report(engine: PolicyEngine, items: list[LabelledText]) -> None:
-    section("(a) labelled set (tests/labelled.py), shipped policy: rules + profanity, direction=input")
+    section("(a) labelled set (evals/labelled.py), shipped policy: rules + profanity, direction=input")
     kinds: dict[str, int] = {}
     for item in items:
         kinds[f"{item.kind}/{item.language}"] = kinds.get(f"{item.kind}/{item.language}", 0) + 1
@@ -276,7 +277,7 @@ def guard_dir(given: Path | None) -> Iterator[Path]:
     if given is not None:
         yield given
         return
-    from pipelines.tiny_guard import build_tiny_guard
+    from devtools.tiny_guard import build_tiny_guard
 
     with tempfile.TemporaryDirectory(prefix="tiny-guard-") as tmp:
         started = time.perf_counter()
@@ -355,7 +356,7 @@ def main(argv: list[str] | None = None) -> None:
     short = [item.text for item in items]
     long = long_answers(random.Random(SEED))
     with guard_dir(args.guard_dir) as directory:
-        from pipelines.guard import GuardConfig
+        from pipelines.moderation.text.guard import GuardConfig
 
         config = GuardConfig(model=str(directory), dtype="float32", device="cpu", local_files_only=True)
         guard = GuardLayer(GuardLayerConfig(model=config))

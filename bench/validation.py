@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
-from pipelines.validation import ValidationLimits, validate_chat_request
+from pipelines.inputs.validation import ValidationLimits, validate_chat_request
 
 
 def noise_image(width: int, height: int, seed: int) -> Image.Image:

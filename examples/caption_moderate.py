@@ -18,9 +18,9 @@ from ray import serve
 from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
 
-from pipelines.errors import ServiceError
-from pipelines.types import GenerationRequest, Message, SamplingParams, TextPart
-from serve_app.errors import install_error_handlers
+from pipelines.core.errors import ServiceError
+from pipelines.core.types import GenerationRequest, Message, SamplingParams, TextPart
+from serve_app.api.errors import install_error_handlers
 
 CAPTION_PROMPT = "Write a one-sentence caption for this product photo."
 

@@ -21,8 +21,8 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines.images import image_sha256
-from pipelines.types import GenerationRequest, ImagePart, TextPart
+from pipelines.core.types import GenerationRequest, ImagePart, TextPart
+from pipelines.inputs.images import image_sha256
 
 logger = logging.getLogger(__name__)
 

@@ -7,12 +7,12 @@ from typing import Any
 
 from ray.serve import Application
 
-from pipelines.paths import resolve_path
+from pipelines.core.paths import resolve_path
+from serve_app.api.ingress import Ingress
 from serve_app.config import AppArgs
-from serve_app.ingress import Ingress
-from serve_app.policy_filter import PolicyFilterDeployment
-from serve_app.validator import ValidatorDeployment
-from serve_app.vlm import VLMDeployment
+from serve_app.deployments.policy_filter import PolicyFilterDeployment
+from serve_app.deployments.validator import ValidatorDeployment
+from serve_app.deployments.vlm import VLMDeployment
 
 
 def _resolve_model(model: str) -> str:

@@ -12,9 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.audit import AuditConfig
 from pipelines.cache import CacheConfig
-from pipelines.engine import EngineConfig
-from pipelines.policy.layers import LayersConfig
-from pipelines.validation import ValidationLimits
+from pipelines.engine.vlm import EngineConfig
+from pipelines.inputs.validation import ValidationLimits
+from pipelines.moderation.text.layers import LayersConfig
 
 
 class _Strict(BaseModel):
@@ -68,7 +68,7 @@ class IngressUserConfig(_Strict):
     )
     draining: bool = Field(
         False,
-        description="Set by `make stop` / `python -m serve_app.shutdown` before Serve is stopped: new requests "
+        description="Set by `make stop` / `python -m serve_app.ops.shutdown` before Serve is stopped: new requests "
         "are answered 503 `shutting_down` (with Retry-After) and /readyz fails, while requests and streams in "
         "flight finish. Leave false in configs.",
     )

@@ -16,7 +16,7 @@ TINY_MODEL_DIR = Path(os.environ.get("QVS_TINY_MODEL", ROOT / ".cache" / "tiny-q
 @pytest.fixture(scope="session")
 def tiny_model_dir() -> Path:
     """The checkpoint `make tiny-model` builds; built here if a test run starts without it."""
-    from pipelines.tiny_model import build_tiny_checkpoint, is_tiny_checkpoint
+    from devtools.tiny_model import build_tiny_checkpoint, is_tiny_checkpoint
 
     if not is_tiny_checkpoint(TINY_MODEL_DIR):
         build_tiny_checkpoint(TINY_MODEL_DIR)
@@ -32,7 +32,7 @@ def png_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (2
 @pytest.fixture(scope="session")
 def tiny_guard_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random Qwen3Guard-Gen-like checkpoint, built by the CLI users run."""
-    from pipelines.tiny_guard import main
+    from devtools.tiny_guard import main
 
     out = tmp_path_factory.mktemp("tiny-guard")
     main([str(out)])

@@ -21,8 +21,8 @@ BLOCK_MAX_TOKENS = 24
 
 def greedy_answer(model_dir: Path, prompt: str, max_tokens: int) -> str:
     """What the tiny model says, computed in-process with the same engine the service uses."""
-    from pipelines.engine import EngineConfig, VLMEngine
-    from pipelines.types import GenerationRequest, Message, SamplingParams, TextPart
+    from pipelines.core.types import GenerationRequest, Message, SamplingParams, TextPart
+    from pipelines.engine.vlm import EngineConfig, VLMEngine
 
     engine = VLMEngine(
         EngineConfig(model=str(model_dir), dtype="float32", device="cpu", local_files_only=True, warmup=False)
@@ -70,8 +70,9 @@ LONG_TOKENS = 1500
 def _blocked_output(text: str, blocked_word: str) -> bool:
     """Whether the test service's policy (shipped policy, the custom term, the classifier) would
     stop this answer: random-weight text sometimes reads as abuse to the classifier."""
-    from pipelines.policy import PolicyEngine, load_policy
-    from pipelines.policy.layers import LayersConfig, build_text_layers
+    from pipelines.moderation.policy.config import load_policy
+    from pipelines.moderation.policy.engine import PolicyEngine
+    from pipelines.moderation.text.layers import LayersConfig, build_text_layers
 
     engine = PolicyEngine(load_policy(ROOT / "configs" / "policy.yaml"), build_text_layers(LayersConfig()))
     return blocked_word in text or engine.check(text, "output").action in ("block", "redact")
@@ -81,8 +82,8 @@ def _blocked_output(text: str, blocked_word: str) -> bool:
 def long_prompt(tiny_model_dir: Path, blocked_word: str) -> str:
     """A prompt the tiny model answers for at least LONG_TOKENS tokens without an end-of-text token,
     and without the word the test policy blocks."""
-    from pipelines.engine import EngineConfig, VLMEngine
-    from pipelines.types import GenerationRequest, Message, SamplingParams, TextPart
+    from pipelines.core.types import GenerationRequest, Message, SamplingParams, TextPart
+    from pipelines.engine.vlm import EngineConfig, VLMEngine
 
     engine = VLMEngine(
         EngineConfig(model=str(tiny_model_dir), dtype="float32", device="cpu", local_files_only=True, warmup=False)

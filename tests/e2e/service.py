@@ -47,7 +47,7 @@ def write_config(
 
 
 class Service:
-    """``python -m serve_app.launch CONFIG`` (what ``make serve`` runs): a loopback Ray head with a
+    """``python -m serve_app.ops.launch CONFIG`` (what ``make serve`` runs): a loopback Ray head with a
     fixed metrics port, and ``serve run`` on it."""
 
     def __init__(self, config: Path, port: int, log: Path, env: dict[str, str] | None = None) -> None:
@@ -64,7 +64,7 @@ class Service:
         env = {**os.environ, "QVS_HOME": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1", **self.env}
         started = time.perf_counter()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "serve_app.launch", str(self.config), "--metrics-port", str(self.metrics_port)],
+            [sys.executable, "-m", "serve_app.ops.launch", str(self.config), "--metrics-port", str(self.metrics_port)],
             cwd=ROOT,
             env=env,
             stdout=self.log.open("w"),

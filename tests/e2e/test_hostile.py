@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
+from evals.hostile import ODD_BUT_VALID, corpus
 from tests.e2e.service import Service
-from tests.hostile import ODD_BUT_VALID, corpus
 
 pytestmark = pytest.mark.e2e
 

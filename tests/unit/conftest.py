@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from pipelines.validation import ValidationLimits
+from pipelines.inputs.validation import ValidationLimits
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

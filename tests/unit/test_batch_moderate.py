@@ -22,8 +22,7 @@ import pybase64
 import pytest
 from PIL import Image
 
-from pipelines.audit import AuditConfig
-from pipelines.batch_moderate import (
+from jobs.batch_moderate import (
     CORRUPT_SUFFIX,
     DEFAULT_PROMPT,
     OUTPUT_SCHEMA,
@@ -40,11 +39,12 @@ from pipelines.batch_moderate import (
     scan_output,
     write_part,
 )
-from pipelines.engine import VLMEngine
-from pipelines.errors import ServiceError
-from pipelines.policy import load_policy
-from pipelines.types import GenerationResult
-from pipelines.validation import ValidationLimits, validate_chat_request
+from pipelines.audit import AuditConfig
+from pipelines.core.errors import ServiceError
+from pipelines.core.types import GenerationResult
+from pipelines.engine.vlm import VLMEngine
+from pipelines.inputs.validation import ValidationLimits, validate_chat_request
+from pipelines.moderation.policy.config import load_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVE_CONFIG = ROOT / "configs" / "cpu.yaml"

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from pipelines.cache import CacheConfig, MemoryCache, RedisCache, build_cache, cache_key
-from pipelines.types import GenerationRequest, ImagePart, Message, SamplingParams, TextPart
+from pipelines.core.types import GenerationRequest, ImagePart, Message, SamplingParams, TextPart
 
 
 def request(

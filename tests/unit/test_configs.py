@@ -8,7 +8,7 @@ import pytest
 import yaml
 from ray.serve.schema import ServeDeploySchema
 
-from pipelines.engine import EngineConfig
+from pipelines.engine.vlm import EngineConfig
 from serve_app.config import AppArgs
 
 ROOT = Path(__file__).resolve().parents[2]

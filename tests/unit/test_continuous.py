@@ -10,10 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from pipelines.continuous import ContinuousEngine, StreamEvent
-from pipelines.engine import EngineConfig, VLMEngine
-from pipelines.errors import DeadlineExceededError, RequestCancelledError, ServiceError
-from pipelines.types import GenerationRequest, GenerationResult, ImagePart, Message, SamplingParams, TextPart
+from pipelines.core.errors import DeadlineExceededError, RequestCancelledError, ServiceError
+from pipelines.core.types import GenerationRequest, GenerationResult, ImagePart, Message, SamplingParams, TextPart
+from pipelines.engine.continuous import ContinuousEngine, StreamEvent
+from pipelines.engine.vlm import EngineConfig, VLMEngine
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines import data_url
-from pipelines.data_url import parse_image_source
-from pipelines.errors import InvalidRequestError, PayloadTooLargeError, ServiceError
+from pipelines.core.errors import InvalidRequestError, PayloadTooLargeError, ServiceError
+from pipelines.inputs import data_url
+from pipelines.inputs.data_url import parse_image_source
 
 PARAM = "messages[0].content[1].image_url.url"
 LIMIT = 1024

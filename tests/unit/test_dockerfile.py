@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from serve_app.launch import DEFAULT_METRICS_PORT
+from serve_app.ops.launch import DEFAULT_METRICS_PORT
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -28,7 +28,7 @@ def instruction(name: str) -> list[str]:
 def test_cmd_serves_the_production_config_through_the_launcher() -> None:
     (cmd,) = instruction("CMD")
     argv = json.loads(cmd)
-    assert argv[:3] == ["python", "-m", "serve_app.launch"]
+    assert argv[:3] == ["python", "-m", "serve_app.ops.launch"]
     config = ROOT / argv[3]
     assert config == ROOT / "configs" / "serve.yaml" and config.exists()
     assert argv[argv.index("--metrics-port") + 1] == str(DEFAULT_METRICS_PORT)
@@ -46,7 +46,7 @@ def test_healthcheck_probes_the_readiness_route() -> None:
     (check,) = instruction("HEALTHCHECK")
     http_port = yaml.safe_load((ROOT / "configs" / "serve.yaml").read_text())["http_options"]["port"]
     assert f"http://127.0.0.1:{http_port}/readyz" in check
-    from serve_app.ingress import app
+    from serve_app.api.ingress import app
 
     assert "/readyz" in app.openapi()["paths"]
 

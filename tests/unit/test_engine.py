@@ -6,9 +6,9 @@ import pytest
 import torch
 from PIL import Image
 
-from pipelines.engine import EngineConfig, VLMEngine, quantization_config, resolve_attention
-from pipelines.errors import ServiceError
-from pipelines.types import GenerationRequest, GenerationResult, ImagePart, Message, SamplingParams, TextPart
+from pipelines.core.errors import ServiceError
+from pipelines.core.types import GenerationRequest, GenerationResult, ImagePart, Message, SamplingParams, TextPart
+from pipelines.engine.vlm import EngineConfig, VLMEngine, quantization_config, resolve_attention
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from pipelines.guard import (
+from devtools.tiny_guard import build_tiny_guard, is_tiny_guard, main
+from pipelines.moderation.text.guard import (
     DEFAULT_CATEGORY_MAP,
     QWEN3GUARD_PROMPT_CATEGORIES,
     GuardConfig,
@@ -18,7 +19,6 @@ from pipelines.guard import (
     moderation_messages,
     parse_guard_output,
 )
-from pipelines.tiny_guard import build_tiny_guard, is_tiny_guard, main
 
 CONFIG = GuardConfig()
 

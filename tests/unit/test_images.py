@@ -13,17 +13,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from pipelines.data_url import parse_image_source
-from pipelines.errors import (
+from pipelines.core.errors import (
     InvalidRequestError,
     PayloadTooLargeError,
     ServiceError,
     UnprocessableEntityError,
     UnsupportedMediaTypeError,
 )
-from pipelines.images import ImageLimits, decode_image, sniff_image_type, target_size
-from pipelines.types import ImagePart
-from pipelines.validation import ValidationLimits
+from pipelines.core.types import ImagePart
+from pipelines.inputs.data_url import parse_image_source
+from pipelines.inputs.images import ImageLimits, decode_image, sniff_image_type, target_size
+from pipelines.inputs.validation import ValidationLimits
 
 PARAM = "messages[0].content[0].image_url.url"
 Encoder = Callable[..., bytes]

@@ -1,4 +1,4 @@
-"""The shipped policy on the labelled moderation set (tests/labelled.py): composition, precision, recall,
+"""The shipped policy on the labelled moderation set (evals/labelled.py): composition, precision, recall,
 and clean look-alikes that must stay clean."""
 
 from __future__ import annotations
@@ -9,10 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.policy import Direction, PolicyEngine, load_policy
-from pipelines.policy.checksums import cn_resident_id_valid, luhn_valid
-from pipelines.policy.layers import LayersConfig, build_text_layers
-from tests.labelled import (
+from evals.labelled import (
     CLEAN_KINDS,
     POSITIVE_KINDS,
     RULE_CATEGORIES,
@@ -25,6 +22,10 @@ from tests.labelled import (
     resident_id,
     wrong_check_resident_id,
 )
+from pipelines.moderation.policy.config import Direction, load_policy
+from pipelines.moderation.policy.engine import PolicyEngine
+from pipelines.moderation.text.checksums import cn_resident_id_valid, luhn_valid
+from pipelines.moderation.text.layers import LayersConfig, build_text_layers
 
 ROOT = Path(__file__).resolve().parents[2]
 MIN_POSITIVES_PER_LANGUAGE = 10

@@ -8,10 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pipelines.engine import EngineConfig, VLMEngine
-from pipelines.guard import DEFAULT_CATEGORY_MAP, GuardConfig
-from pipelines.policy import DetectContext, Policy, PolicyEngine, load_policy
-from pipelines.policy.image_screen import (
+from pipelines.engine.vlm import EngineConfig, VLMEngine
+from pipelines.moderation.images.screeners import (
     GuardedScreener,
     ImageScreenConfig,
     NudeNetConfig,
@@ -19,7 +17,11 @@ from pipelines.policy.image_screen import (
     VLMQuestionScreener,
     build_image_screeners,
 )
-from pipelines.policy.layers import (
+from pipelines.moderation.policy.config import Policy, load_policy
+from pipelines.moderation.policy.engine import PolicyEngine
+from pipelines.moderation.text.detectors import DetectContext
+from pipelines.moderation.text.guard import DEFAULT_CATEGORY_MAP, GuardConfig
+from pipelines.moderation.text.layers import (
     GuardLayer,
     GuardLayerConfig,
     LayersConfig,
@@ -28,7 +30,7 @@ from pipelines.policy.layers import (
     build_text_layers,
     sentence_spans,
 )
-from pipelines.policy.normalize import NormalizedText
+from pipelines.moderation.text.normalize import NormalizedText
 
 ROOT = Path(__file__).resolve().parents[2]
 

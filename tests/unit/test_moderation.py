@@ -11,12 +11,13 @@ import pytest
 from PIL import Image
 
 from pipelines.audit import AuditConfig, AuditLog
-from pipelines.errors import InvalidRequestError, OverloadedError, PayloadTooLargeError
-from pipelines.images import image_sha256
-from pipelines.moderation import OPENAI_CATEGORY_SOURCES, Moderator, openai_moderation
-from pipelines.policy import Hit, Policy, load_policy
-from pipelines.policy.layers import ProfanityConfig, ProfanityLayer
-from pipelines.validation import ValidationLimits, validate_moderation_input
+from pipelines.core.errors import InvalidRequestError, OverloadedError, PayloadTooLargeError
+from pipelines.inputs.images import image_sha256
+from pipelines.inputs.validation import ValidationLimits, validate_moderation_input
+from pipelines.moderation.moderator import OPENAI_CATEGORY_SOURCES, Moderator, openai_moderation
+from pipelines.moderation.policy.config import Policy, load_policy
+from pipelines.moderation.text.detectors import Hit
+from pipelines.moderation.text.layers import ProfanityConfig, ProfanityLayer
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,8 +15,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.policy import DetectContext, Hit, Policy, PolicyDecision, PolicyEngine, load_policy
-from pipelines.policy.normalize import NormalizedText
+from pipelines.moderation.policy.config import Policy, load_policy
+from pipelines.moderation.policy.engine import PolicyDecision, PolicyEngine
+from pipelines.moderation.text.detectors import DetectContext, Hit
+from pipelines.moderation.text.normalize import NormalizedText
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY_FILE = ROOT / "configs" / "policy.yaml"
@@ -440,5 +442,8 @@ def test_redaction_keeps_everything_around_an_obfuscated_term(
 
 
 def test_policy_package_imports_no_ray() -> None:
-    code = "import sys, pipelines.policy\nsys.exit(any(m.split('.')[0] in ('ray', 'serve_app') for m in sys.modules))"
+    code = (
+        "import sys, pipelines.moderation.policy\n"
+        "sys.exit(any(m.split('.')[0] in ('ray', 'serve_app') for m in sys.modules))"
+    )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False).returncode == 0

@@ -7,8 +7,9 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from pipelines.policy import PolicyEngine, load_policy
-from pipelines.policy.checksums import cn_resident_id_valid, luhn_valid
+from pipelines.moderation.policy.config import load_policy
+from pipelines.moderation.policy.engine import PolicyEngine
+from pipelines.moderation.text.checksums import cn_resident_id_valid, luhn_valid
 
 POLICY_FILE = Path(__file__).resolve().parents[2] / "configs" / "policy.yaml"
 

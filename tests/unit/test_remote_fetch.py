@@ -21,8 +21,8 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from pipelines.errors import InvalidRequestError, PayloadTooLargeError, ServiceError
-from pipelines.remote_fetch import (
+from pipelines.core.errors import InvalidRequestError, PayloadTooLargeError, ServiceError
+from pipelines.inputs.remote_fetch import (
     RemoteFetchConfig,
     fetch_image,
     host_is_allowed,

@@ -9,8 +9,8 @@ from pathlib import Path
 import yaml
 from ray.serve.schema import ServeDeploySchema
 
-from serve_app import shutdown
 from serve_app.config import IngressUserConfig
+from serve_app.ops import shutdown
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.policy import PolicyDecision, PolicyEngine, load_policy
-from pipelines.stream_screen import StreamScreen
+from pipelines.moderation.policy.config import load_policy
+from pipelines.moderation.policy.engine import PolicyDecision, PolicyEngine
+from pipelines.moderation.stream_screen import StreamScreen
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from pipelines.errors import InvalidRequestError, PayloadTooLargeError, ServiceError, UnprocessableEntityError
-from pipelines.types import GenerationRequest, ImagePart, TextPart
-from pipelines.validation import ValidationLimits, validate_chat_request, validate_legacy_request
+from pipelines.core.errors import InvalidRequestError, PayloadTooLargeError, ServiceError, UnprocessableEntityError
+from pipelines.core.types import GenerationRequest, ImagePart, TextPart
+from pipelines.inputs.validation import ValidationLimits, validate_chat_request, validate_legacy_request
 
 Encoder = Callable[..., bytes]
 DataUrl = Callable[[bytes, str], str]

@@ -1,0 +1,134 @@
+"""Build a tiny, randomly initialised Qwen3Guard-Gen-like checkpoint for offline development and tests.
+
+Like ``devtools.tiny_model`` for the VLM: the real Qwen3 causal-LM architecture at toy widths, the
+locally trained byte-level BPE tokenizer with Qwen's special tokens, and a chat template with the
+structure of Qwen3Guard-Gen's moderation prompt, all saved with ``save_pretrained`` so that
+``pipelines.moderation.text.guard.GuardModel`` loads it exactly like ``Qwen/Qwen3Guard-Gen-0.6B``. Its weights are
+random, so its verdicts are garbage (mostly ``unparseable``); it exercises the code path only.
+
+Usage: ``python -m devtools.tiny_guard OUT_DIR [--seed N] [--force]``. Deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
+
+from devtools.tiny_model import train_tokenizer
+from pipelines.moderation.text.guard import QWEN3GUARD_PROMPT_CATEGORIES, QWEN3GUARD_RESPONSE_CATEGORIES
+
+logger = logging.getLogger(__name__)
+
+SPEC_FILE = "tiny_guard_spec.json"
+
+
+def _category_block(categories: tuple[str, ...]) -> str:
+    return "".join(f"{name}.\n" for name in categories)
+
+
+# A shortened Qwen3Guard-Gen moderation prompt: one system-less user turn that wraps the conversation
+# (USER:/ASSISTANT: lines) in the task, the category list and the answer format. As in the real
+# template, a final assistant turn switches to response moderation (no Jailbreak, plus a Refusal line).
+CHAT_TEMPLATE = (
+    "{% set response = messages[-1]['role'] == 'assistant' %}"
+    '{% set target = "ASSISTANT\'s response" if response else "USER\'s query" %}'
+    "<|im_start|>user\n# Task:\n"
+    "Evaluate whether THE LAST {{ target }} is safe, unsafe or controversial, "
+    "and identify the category of unsafe content found.\n\n"
+    "<BEGIN UNSAFE CONTENT CATEGORIES>\n"
+    "{% if response %}"
+    + _category_block(QWEN3GUARD_RESPONSE_CATEGORIES)
+    + "{% else %}"
+    + _category_block(QWEN3GUARD_PROMPT_CATEGORIES)
+    + "{% endif %}"
+    "<END UNSAFE CONTENT CATEGORIES>\n\n"
+    "<BEGIN CONVERSATION>\n\n"
+    "{% for message in messages %}"
+    "{{ 'ASSISTANT' if message['role'] == 'assistant' else 'USER' }}: {{ message['content'] }}\n\n"
+    "{% endfor %}"
+    "<END CONVERSATION>\n\n"
+    "Answer for ONLY THE LAST {{ target }}: first line 'Safety: Safe', 'Safety: Unsafe' or "
+    "'Safety: Controversial'; second line 'Categories:' and the categories, or 'Categories: None'"
+    "{% if response %}; third line 'Refusal: Yes' or 'Refusal: No'{% endif %}.<|im_end|>\n"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+class TinyGuardSpec(BaseModel):
+    """Sizes of the tiny guard. The architecture is Qwen3's (like Qwen3Guard-Gen); only the widths shrink."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vocab_size: int = Field(1024, description="BPE vocabulary size including special tokens.")
+    hidden_size: int = Field(64, description="Decoder width.")
+    num_hidden_layers: int = Field(2, description="Decoder layers.")
+    num_attention_heads: int = Field(4, description="Attention heads.")
+    num_key_value_heads: int = Field(2, description="KV heads (grouped-query attention).")
+    head_dim: int = Field(16, description="Per-head width.")
+    intermediate_size: int = Field(128, description="MLP width.")
+    max_position_embeddings: int = Field(4096, description="Longest sequence the rotary embedding is set up for.")
+    seed: int = Field(0, description="Seed for weight initialisation.")
+
+
+def build_config(spec: TinyGuardSpec, tokenizer: PreTrainedTokenizerFast) -> Qwen3Config:
+    """Untied embeddings: tied ones at this size and init make greedy decoding repeat one token."""
+    return Qwen3Config(
+        vocab_size=len(tokenizer),
+        hidden_size=spec.hidden_size,
+        intermediate_size=spec.intermediate_size,
+        num_hidden_layers=spec.num_hidden_layers,
+        num_attention_heads=spec.num_attention_heads,
+        num_key_value_heads=spec.num_key_value_heads,
+        head_dim=spec.head_dim,
+        max_position_embeddings=spec.max_position_embeddings,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None,
+        tie_word_embeddings=False,
+    )
+
+
+def build_tiny_guard(out_dir: str | Path, spec: TinyGuardSpec | None = None) -> Path:
+    """Write a loadable tiny guard checkpoint (model, tokenizer with chat template) to ``out_dir``."""
+    spec = spec or TinyGuardSpec()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = train_tokenizer(spec.vocab_size)
+    tokenizer.chat_template = CHAT_TEMPLATE
+    torch.manual_seed(spec.seed)
+    model = Qwen3ForCausalLM(build_config(spec, tokenizer)).eval()
+    model.generation_config.eos_token_id = [tokenizer.eos_token_id, tokenizer.pad_token_id]
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.do_sample = False
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    (out / SPEC_FILE).write_text(json.dumps(spec.model_dump(), indent=2))
+    logger.info("tiny guard checkpoint written to %s", out)
+    return out
+
+
+def is_tiny_guard(path: str | Path) -> bool:
+    return (Path(path) / SPEC_FILE).is_file()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--seed", type=int, default=TinyGuardSpec().seed)
+    parser.add_argument("--force", action="store_true", help="rebuild even if a checkpoint exists")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if is_tiny_guard(args.out_dir) and not args.force:
+        logger.info("tiny guard already present at %s", args.out_dir)
+        return
+    build_tiny_guard(args.out_dir, TinyGuardSpec(seed=args.seed))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Typed errors raised by the processing pipelines.
+
+Each error knows the HTTP status and OpenAI error ``type``/``code`` it maps to, so the
+service turns it into a response body in one place (``serve_app.api.errors``). The errors
+cross Ray deployment boundaries, so they are small, carry only strings and ints, and
+pickle through ``__reduce__`` (the default pickling of ``Exception`` subclasses loses
+keyword-only attributes).
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base class: an error whose message is safe to show to the client."""
+
+    status: int = 500
+    error_type: str = "internal_error"
+    default_code: str = "internal_error"
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code or self.default_code
+
+    def __reduce__(self) -> tuple:
+        return (_rebuild_error, (type(self), self.message, self.param, self.code))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, param={self.param!r}, code={self.code!r})"
+
+
+def _rebuild_error(cls: type[ServiceError], message: str, param: str | None, code: str) -> ServiceError:
+    return cls(message, param=param, code=code)
+
+
+class InvalidRequestError(ServiceError):
+    """The request is malformed or a parameter is out of range (HTTP 400)."""
+
+    status = 400
+    error_type = "invalid_request_error"
+    default_code = "invalid_value"
+
+
+class UnprocessableEntityError(InvalidRequestError):
+    """The request is well-formed but its content cannot be processed (HTTP 422)."""
+
+    status = 422
+    default_code = "unprocessable_content"
+
+
+class PayloadTooLargeError(InvalidRequestError):
+    """A size limit was exceeded (HTTP 413)."""
+
+    status = 413
+    default_code = "payload_too_large"
+
+
+class UnsupportedMediaTypeError(InvalidRequestError):
+    """An image's bytes are not a supported format, or contradict the declared type (HTTP 415)."""
+
+    status = 415
+    default_code = "unsupported_media_type"
+
+
+class AuthenticationError(ServiceError):
+    """Missing or wrong API key (HTTP 401). The message never says which."""
+
+    status = 401
+    error_type = "authentication_error"
+    default_code = "invalid_api_key"
+
+
+class NotFoundError(ServiceError):
+    status = 404
+    error_type = "not_found_error"
+    default_code = "not_found"
+
+
+class OverloadedError(ServiceError):
+    """The service sheds load (HTTP 503 with Retry-After)."""
+
+    status = 503
+    error_type = "server_error"
+    default_code = "overloaded"
+
+
+class ModelNotReadyError(OverloadedError):
+    default_code = "model_not_ready"
+
+
+class ShuttingDownError(OverloadedError):
+    """The service is draining before a stop: requests in flight finish, new ones go elsewhere."""
+
+    default_code = "shutting_down"
+
+
+class DeadlineExceededError(ServiceError):
+    status = 504
+    error_type = "server_error"
+    default_code = "timeout"
+
+
+class RequestCancelledError(ServiceError):
+    """The client went away; nobody reads this answer (499 in the access log, as nginx writes it)."""
+
+    status = 499
+    error_type = "invalid_request_error"
+    default_code = "cancelled"
+
+
+class EngineError(ServiceError):
+    """Generation failed for one request; its batch-mates are unaffected (HTTP 500)."""
+
+    status = 500
+    error_type = "server_error"
+    default_code = "engine_error"

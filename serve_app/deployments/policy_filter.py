@@ -1,0 +1,164 @@
+"""The CPU deployment that applies the content policy to inputs and outputs and audits each decision."""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from PIL import Image
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from pipelines.audit import AuditConfig, AuditLog
+from pipelines.core.errors import InvalidRequestError
+from pipelines.core.paths import resolve_path
+from pipelines.core.types import GenerationRequest, GenerationResult
+from pipelines.moderation.images.screeners import build_image_screeners
+from pipelines.moderation.moderator import Moderator
+from pipelines.moderation.policy.config import load_policy
+from pipelines.moderation.policy.engine import PolicyDecision
+from pipelines.moderation.text.layers import GuardLayer, LayersConfig, build_text_layers
+from serve_app.config import PolicyUserConfig
+from serve_app.metrics import ModerationMetrics
+from serve_app.version import APP_VERSION
+
+logger = logging.getLogger("ray.serve")
+
+
+@serve.deployment(name="PolicyFilter")
+class PolicyFilterDeployment:
+    """Holds the compiled policy; ``reconfigure`` swaps it atomically under live traffic.
+
+    Layers that load models (the guard model) are rebuilt only when their settings change, so a
+    term-list edit applies in milliseconds.
+    """
+
+    def __init__(self, audit: dict[str, Any] | None, model_name: str, vlm: DeploymentHandle | None = None) -> None:
+        self.audit_config = AuditConfig.model_validate(audit) if audit is not None else None
+        if self.audit_config is not None:
+            # The policy's `audit_keep_content` decides per decision (the Moderator drops content
+            # otherwise), so the log itself must not drop it again.
+            self.audit_config = self.audit_config.model_copy(update={"keep_content": True})
+        self.audit = AuditLog(self.audit_config) if self.audit_config else None
+        self.model_name = model_name
+        self.vlm = vlm
+        self.moderator: Moderator | None = None
+        self._layers: tuple[LayersConfig, list, list] | None = None
+        self.metrics = ModerationMetrics()
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        settings = PolicyUserConfig.model_validate(user_config)
+        policy = load_policy(resolve_path(settings.policy_file))
+        for category, terms in settings.extra_terms.items():
+            policy = policy.with_extra_terms(category, terms)
+        if self._layers is None or self._layers[0] != settings.layers:
+            screeners = build_image_screeners(settings.layers.image, generate=self._vlm_generate)
+            text_layers = build_text_layers(settings.layers)
+            for layer in text_layers:
+                if isinstance(layer, GuardLayer):
+                    layer.on_latency = self.metrics.guard_latency.observe
+                    layer.on_failure = self.metrics.guard_failures.inc
+            self._layers = (settings.layers, text_layers, screeners)
+        _, text_layers, screeners = self._layers
+        # one assignment: each request sees the old or the new policy, never a mix
+        self.moderator = Moderator(
+            policy,
+            text_layers=text_layers,
+            image_screeners=screeners,
+            audit=self.audit,
+            audit_fail_mode=self.audit_config.fail_mode if self.audit_config else "fail_open",
+            model_name=self.model_name,
+            app_version=APP_VERSION,
+        )
+        self.moderator.on_audit_failure = self.metrics.audit_failures.inc
+        logger.info("policy %s loaded from %s", policy.version, settings.policy_file)
+
+    def _vlm_generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        """Blocking VLM calls for the image policy question (runs in a worker thread, never the loop)."""
+        if self.vlm is None:
+            raise RuntimeError("no VLM handle")
+        responses = [self.vlm.generate.remote(r) for r in requests]
+        results = [r.result() for r in responses]
+        for result in results:
+            if isinstance(result, Exception):  # the VLM returns per-request errors as values
+                raise result
+        return results
+
+    async def check(
+        self,
+        text: str,
+        direction: Literal["input", "output"],
+        request_id: str,
+        prompt: str | None = None,
+        images: Sequence[Image.Image] = (),
+        partial: bool = False,
+    ) -> PolicyDecision:
+        moderator = self._moderator()
+        decision = await asyncio.to_thread(
+            moderator.check, text, direction, request_id, prompt=prompt, images=images, partial=partial
+        )
+        if not partial:
+            self._observe(decision)
+        return decision
+
+    def _observe(self, decision: PolicyDecision) -> None:
+        try:
+            self._record(decision)
+        except Exception:  # metrics never fail a request (logger.exception re-reports it)
+            logger.exception("recording metrics failed")
+
+    def _record(self, decision: PolicyDecision) -> None:
+        self.metrics.decisions.inc(tags={"direction": decision.direction, "action": decision.action})
+        for name in decision.fired:
+            action = decision.categories[name].action
+            self.metrics.categories.inc(tags={"category": name, "direction": decision.direction, "action": action})
+        if self.audit is not None:
+            health = self.audit.health()
+            self.metrics.audit_healthy.set(1.0 if health["ok"] else 0.0)
+            self.metrics.audit_pending.set(float(health["pending"]))
+
+    async def decisions(self, query: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the audit log. Pending records are flushed first, so a decision made just
+        before the query is listed (bounded by the audit's close timeout)."""
+        if self.audit is None:
+            return [], None
+        return await asyncio.to_thread(self._query, query)
+
+    def _query(self, query: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+        assert self.audit is not None and self.audit_config is not None
+        self.audit.flush(timeout_s=self.audit_config.close_timeout_s)
+        try:
+            records, next_cursor = self.audit.query(**query)
+        except ValueError as exc:  # a malformed cursor
+            raise InvalidRequestError(str(exc), param="cursor", code="invalid_cursor") from None
+        return [r.model_dump(mode="json") for r in records], next_cursor
+
+    def policy_version(self) -> str:
+        return self.moderator.policy.version if self.moderator else ""
+
+    def health(self) -> dict[str, Any]:
+        audit = self.audit.health() if self.audit else {"ok": True, "pending": 0, "last_error": None}
+        fail_mode = self.audit_config.fail_mode if self.audit_config else "fail_open"
+        return {
+            "policy_version": self.policy_version(),
+            "audit": audit,
+            "audit_fail_mode": fail_mode,
+            "audit_write_failures": self.moderator.audit_failures if self.moderator else 0,
+            "guard": self._guard_health(),
+        }
+
+    def _guard_health(self) -> dict[str, Any]:
+        guards = [layer for layer in (self._layers[1] if self._layers else []) if isinstance(layer, GuardLayer)]
+        return {"enabled": bool(guards), "failures": sum(g.failures for g in guards)}
+
+    def check_health(self) -> None:
+        self._moderator()
+
+    def _moderator(self) -> Moderator:
+        if self.moderator is None:
+            raise RuntimeError("policy not loaded")
+        return self.moderator
+
+    def __del__(self) -> None:
+        if getattr(self, "audit", None) is not None:
+            self.audit.close()
