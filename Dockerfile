@@ -24,7 +24,11 @@ RUN pip install --no-cache-dir -r requirements.lock -r requirements-gpu.lock \
 COPY --chown=ray:users pipelines ./pipelines
 COPY --chown=ray:users serve_app ./serve_app
 COPY --chown=ray:users configs ./configs
-RUN pip install --no-cache-dir --no-deps .
+COPY --chown=ray:users jobs ./jobs
+# .cache/ holds the Ray cluster token the launcher creates when none is injected (README "Ray cluster
+# authentication"): writable by the non-root user, never part of a layer.
+RUN pip install --no-cache-dir --no-deps . \
+    && install -d -o 1000 -g 100 -m 0700 /home/ray/app/.cache
 
 # The official image's non-root user `ray` (uid 1000).
 USER 1000

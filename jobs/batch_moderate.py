@@ -70,6 +70,7 @@ from pipelines.moderation.moderator import Moderator, openai_moderation
 from pipelines.moderation.policy.config import load_policy
 from pipelines.moderation.policy.engine import PolicyDecision
 from pipelines.moderation.text.layers import LayersConfig, build_text_layers
+from serve_app.ops.ray_auth import use_cluster_token
 
 logger = logging.getLogger(__name__)
 
@@ -819,6 +820,9 @@ def run(plan: Plan, args: argparse.Namespace) -> RunSummary:
     blocked: Counter[str] = Counter()
     started_ray = not ray.is_initialized()
     if started_ray:
+        # the project's one token (serve_app/ops/ray_auth.py): joining the service's cluster needs it,
+        # and a local cluster started here gets it too
+        use_cluster_token(create=args.ray_address is None)
         ray.init(address=args.ray_address)
     try:
         job = _resolve_device(plan.job)

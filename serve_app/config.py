@@ -100,3 +100,13 @@ class AppArgs(_Strict):
     moderation_model_name: str = Field(
         "qwen-vl-serve-policy", min_length=1, description="`model` reported by `/v1/moderations`."
     )
+
+
+# Each deployment of the application and the typed model of its `user_config` (what `reconfigure`
+# validates; the launcher's preflight and the config reference use the same table).
+DEPLOYMENT_USER_CONFIGS: dict[str, type[BaseModel]] = {
+    "Ingress": IngressUserConfig,
+    "Validator": ValidationLimits,
+    "VLM": BatchingConfig,
+    "PolicyFilter": PolicyUserConfig,
+}

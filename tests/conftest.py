@@ -13,6 +13,22 @@ ROOT = Path(__file__).resolve().parent.parent
 TINY_MODEL_DIR = Path(os.environ.get("QVS_TINY_MODEL", ROOT / ".cache" / "tiny-qwen3-vl"))
 
 
+def _run_order(item: pytest.Item) -> int:
+    """Unit tests first (fast feedback); then tests that start their own cluster on Ray's default ports,
+    before the shared e2e service exists; then the e2e tests on that service; last the one that stops it."""
+    if item.get_closest_marker("e2e") is None:
+        return 0
+    if item.get_closest_marker("own_cluster") is not None:
+        return 1
+    if item.get_closest_marker("stops_service") is not None:
+        return 3
+    return 2
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=_run_order)  # stable: the order within each group is unchanged
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir() -> Path:
     """The checkpoint `make tiny-model` builds; built here if a test run starts without it."""

@@ -1,6 +1,18 @@
 """Start a local Ray head bound to loopback with Ray's Prometheus endpoint on a fixed port, then
 ``serve run`` a config on it; on Ctrl-C or SIGTERM drain in-flight requests (serve_app/ops/shutdown.py),
-then stop both. What ``make serve``, the container and the end-to-end tests run.
+then stop everything this launch started. What ``make serve``, the container and the end-to-end tests run.
+
+Decisions:
+
+* The config is checked completely before anything starts (serve_app/ops/preflight.py): a typo fails
+  in a second with one line, not as a replica that Serve retries forever.
+* One token for the whole cluster (serve_app/ops/ray_auth.py), created on first use, handed to
+  ``ray start``, ``serve run`` and this process's driver.
+* Everything this launch starts carries ``QVS_LAUNCH_ID`` in its environment, and every exit path
+  (a failed start, a ``serve run`` that exits, a deployment Serve gives up on, a signal at any time)
+  ends with those processes stopped, and only those (serve_app/ops/processes.py).
+* A signal during start-up stops at once; after start-up, the first one drains, a second one stops
+  at once.
 
 ``serve run CONFIG`` alone would start Ray with a random metrics port; Prometheus needs a fixed one.
 Ray binds its metrics endpoint and internal ports to the node's address (all interfaces here, as
@@ -13,6 +25,7 @@ Usage: ``python -m serve_app.ops.launch configs/cpu.yaml [--metrics-port 8080] [
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -22,11 +35,32 @@ import traceback
 from pathlib import Path
 from types import FrameType
 
+from pipelines.core.paths import project_root
+from serve_app.ops.preflight import ConfigError, check_config
+from serve_app.ops.processes import (
+    LAUNCH_ID_ENV,
+    become_subreaper,
+    descendants,
+    marked_processes,
+    new_launch_id,
+    reap_adopted,
+    terminate,
+)
+from serve_app.ops.ray_auth import TokenError, resolve_token
 from serve_app.ops.shutdown import DEFAULT_TIMEOUT_S, connect, drain_and_shutdown
+from serve_app.ops.startup import assess
 
 BIN = Path(sys.executable).parent
 DEFAULT_METRICS_PORT = 8080
 DEFAULT_DASHBOARD_PORT = 8265
+STATUS_POLL_S = 1.0
+SERVE_EXIT_GRACE_S = 30.0  # serve run shuts Serve down on SIGINT; beyond this it is killed
+KILL_GRACE_S = 10.0  # SIGTERM -> SIGKILL for what is left of the cluster after a drained stop
+ABORT_GRACE_S = 2.0  # the same when start-up was interrupted: nothing to drain, stop at once
+
+
+class StartupInterrupted(Exception):
+    """A signal arrived before the service was ready: stop at once, nothing to drain."""
 
 
 def ray_start_command(metrics_port: int, dashboard_port: int) -> list[str]:
@@ -41,6 +75,10 @@ def ray_start_command(metrics_port: int, dashboard_port: int) -> list[str]:
     ]
 
 
+def serve_run_command(config: str) -> list[str]:
+    return [str(BIN / "serve"), "run", "--address=auto", config]
+
+
 def _default_signals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -49,6 +87,130 @@ def _default_signals() -> None:
 def _log(message: str) -> None:
     now = time.time()
     print(f"{time.strftime('%H:%M:%S', time.localtime(now))}.{int(now % 1 * 1000):03d} {message}", flush=True)
+
+
+def _fail(message: str) -> int:
+    print(f"qwen-vl-serve: {message}", file=sys.stderr, flush=True)
+    return 1
+
+
+class Launch:
+    """One launch: its environment, the processes it started, and its stop."""
+
+    def __init__(self, args: argparse.Namespace, apps: list[str], env: dict[str, str]) -> None:
+        self.args = args
+        self.apps = apps
+        self.env = env
+        self.launch_id = env[LAUNCH_ID_ENV]
+        self.serve: subprocess.Popen[bytes] | None = None
+        self.connected = False
+        self.starting = True
+        self.signals = 0
+        self.stop = threading.Event()
+
+    def on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.signals += 1
+        _log(f"got {signal.Signals(signum).name}")
+        if self.starting:
+            raise StartupInterrupted
+        if self.signals > 1 and self.serve is not None and self.serve.poll() is None:
+            self.serve.send_signal(signal.SIGINT)  # a second Ctrl-C: stop now, cutting what is in flight
+        self.stop.set()
+
+    def install_signals(self) -> None:
+        signal.signal(signal.SIGINT, self.on_signal)
+        signal.signal(signal.SIGTERM, self.on_signal)
+
+    def run(self) -> int:
+        become_subreaper()
+        self.install_signals()
+        grace_s = KILL_GRACE_S
+        try:
+            return self._run()
+        except StartupInterrupted:
+            _log("interrupted during start-up: stopping")
+            grace_s = ABORT_GRACE_S
+            return 130
+        finally:
+            self.cleanup(grace_s)
+
+    def _run(self) -> int:
+        # Ray and serve run get sessions of their own: a terminal's Ctrl-C (sent to the whole foreground
+        # process group) then reaches only this process, which drains before anything is stopped.
+        started = subprocess.run(
+            ray_start_command(self.args.metrics_port, self.args.dashboard_port), env=self.env, start_new_session=True
+        )
+        if started.returncode != 0:
+            return _fail(f"`ray start` failed with exit code {started.returncode} (its output is above)")
+        print(f"Ray metrics (Prometheus): http://127.0.0.1:{self.args.metrics_port}/metrics", flush=True)
+        # A shell that starts us in the background ignores SIGINT, and children inherit that; serve run
+        # must get the default handling back so that the SIGINT sent at the stop shuts it down.
+        self.serve = subprocess.Popen(
+            serve_run_command(self.args.config), env=self.env, preexec_fn=_default_signals, start_new_session=True
+        )
+        # Connected before any stop, so that a stop starts draining at once (~0.5 s, not the seconds a
+        # fresh driver takes to import Ray and connect on a loaded machine).
+        connect()
+        self.connected = True
+        self.install_signals()  # ray.init installs its own
+        failure = self.wait_until_ready()
+        if failure is not None:
+            return _fail(failure)
+        self.starting = False
+        _log(f"ready: {', '.join(self.apps)}")
+        while self.serve.poll() is None and not self.stop.wait(0.5):
+            reap_adopted(keep={self.serve.pid})
+        if self.serve.poll() is not None:
+            return _fail(f"`serve run` exited with code {self.serve.returncode}")
+        _log("stopping: draining in-flight requests (Ctrl-C again to stop at once)")
+        try:
+            drain_and_shutdown(self.args.drain_timeout_s, log=_log, give_up=lambda: self.signals > 1)
+        except Exception:  # noqa: BLE001 - a failed drain must still stop the service
+            traceback.print_exc()
+        return self.stop_serve()
+
+    def wait_until_ready(self) -> str | None:
+        """None once every application runs; else why the start failed."""
+        from ray import serve
+
+        assert self.serve is not None
+        while True:
+            if self.serve.poll() is not None:
+                return f"`serve run` exited with code {self.serve.returncode} during start-up (its output is above)"
+            state = assess(serve.status(), self.apps)
+            if state.phase == "ready":
+                return None
+            if state.phase == "failed":
+                return f"start-up failed: {state.detail}"
+            reap_adopted(keep={self.serve.pid})
+            time.sleep(STATUS_POLL_S)
+
+    def stop_serve(self) -> int:
+        if self.serve is None:
+            return 0
+        if self.serve.poll() is None:
+            self.serve.send_signal(signal.SIGINT)
+        try:
+            return self.serve.wait(timeout=SERVE_EXIT_GRACE_S)
+        except subprocess.TimeoutExpired:
+            self.serve.kill()
+            return self.serve.wait()
+
+    def cleanup(self, grace_s: float) -> None:
+        """Whatever happened, nothing this launch started outlives it."""
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the cleanup itself is not interruptible
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if self.serve is not None and self.serve.poll() is None:
+            self.serve.kill()
+            self.serve.wait()
+        if self.connected:
+            import ray
+
+            ray.shutdown()
+        left = list({p.pid: p for p in [*descendants(), *marked_processes(LAUNCH_ID_ENV, self.launch_id)]}.values())
+        if left:
+            killed = terminate(left, grace_s)
+            _log(f"stopped {len(left)} processes of this launch" + (f" ({len(killed)} killed)" if killed else ""))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,53 +222,18 @@ def main(argv: list[str] | None = None) -> int:
         "--drain-timeout-s", type=float, default=DEFAULT_TIMEOUT_S, help="longest wait for in-flight requests"
     )
     args = parser.parse_args(argv)
-
-    # Ray and serve run get sessions of their own: a terminal's Ctrl-C (sent to the whole foreground
-    # process group) then reaches only this process, which drains before anything is stopped.
-    subprocess.run(ray_start_command(args.metrics_port, args.dashboard_port), check=True, start_new_session=True)
-    print(f"Ray metrics (Prometheus): http://127.0.0.1:{args.metrics_port}/metrics", flush=True)
-    # A shell that starts us in the background ignores SIGINT, and children inherit that; serve run
-    # must get the default handling back so that the SIGINT sent below shuts it down.
-    serve = subprocess.Popen(
-        [str(BIN / "serve"), "run", "--address=auto", args.config],
-        preexec_fn=_default_signals,
-        start_new_session=True,
-    )
-    stop = threading.Event()
-    signals = 0
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        nonlocal signals
-        signals += 1
-        _log(f"got {signal.Signals(signum).name}")
-        if signals > 1 and serve.poll() is None:  # a second Ctrl-C: stop now, cutting what is in flight
-            serve.send_signal(signal.SIGINT)
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    # Connected before any stop, so that a stop starts draining at once (~0.5 s, not the seconds a
-    # fresh driver takes to import Ray and connect on a loaded machine).
-    connect()
-    import ray
-
-    signal.signal(signal.SIGINT, on_signal)  # ray.init installs its own
-    signal.signal(signal.SIGTERM, on_signal)
     try:
-        while serve.poll() is None and not stop.wait(0.5):
-            pass
-        if serve.poll() is None:
-            _log("stopping: draining in-flight requests (Ctrl-C again to stop at once)")
-            try:
-                drain_and_shutdown(args.drain_timeout_s, log=_log, give_up=lambda: signals > 1)
-            except Exception:  # noqa: BLE001 - a failed drain must still stop the service
-                traceback.print_exc()
-            if serve.poll() is None:
-                serve.send_signal(signal.SIGINT)
-        return serve.wait()
-    finally:
-        ray.shutdown()
-        subprocess.run([str(BIN / "ray"), "stop", "--force"], check=False, capture_output=True)
+        token = resolve_token(create=True)
+        # before anything imports Ray, which reads the auth mode once: this process's driver (connect)
+        # uses the same token as the cluster
+        os.environ.update(token.environ())
+        config = check_config(args.config)
+    except (ConfigError, TokenError) as exc:
+        return _fail(str(exc))
+    apps = [app["name"] for app in config.get("applications") or []]
+    env = {**os.environ, LAUNCH_ID_ENV: new_launch_id(), "QVS_HOME": str(project_root())}
+    _log(f"Ray token: {token.describe()}")
+    return Launch(args, apps, env).run()
 
 
 if __name__ == "__main__":

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
+
+from serve_app.ops.ray_auth import TokenError, use_cluster_token
 
 # above the configs' graceful_shutdown_timeout_s (120 s), plus a few seconds per deployment stopped
 DEFAULT_TIMEOUT_S = 180.0
@@ -104,8 +105,8 @@ def connect(address: str = "auto") -> None:
     """Join the cluster as a driver and import what a drain needs, so that a later drain starts at
     once (Serve's client modules take seconds to import on a loaded machine: time in which a
     stopping service would still admit requests)."""
-    # the clusters we start use Ray's token auth; a driver must say so before Ray is imported
-    os.environ.setdefault("RAY_AUTH_MODE", "token")
+    # the clusters we start use Ray's token auth; a driver must have the token before Ray is imported
+    use_cluster_token(create=False)
     import ray
     import ray.serve._private.api
     import ray.serve.schema
@@ -162,7 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout-s", type=float, default=DEFAULT_TIMEOUT_S, help="longest wait for the drain")
     args = parser.parse_args(argv)
 
-    connect(args.address)
+    try:
+        connect(args.address)
+    except TokenError as exc:
+        print(f"qwen-vl-serve: {exc}", file=sys.stderr)
+        return 1
     import ray
 
     try:

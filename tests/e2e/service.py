@@ -15,6 +15,8 @@ import httpx
 import psutil
 import yaml
 
+from serve_app.ops.ray_auth import cluster_env
+
 ROOT = Path(__file__).resolve().parents[2]
 SERVE_BIN = Path(sys.executable).parent / "serve"
 
@@ -100,7 +102,7 @@ class Service:
     def deploy(self, config: Path) -> None:
         """``serve deploy`` a changed config to the running cluster, as an operator would. Ray's
         dashboard API requires the cluster's token (token auth is on for local clusters)."""
-        env = {**os.environ, "QVS_HOME": str(ROOT), "RAY_AUTH_MODE": "token"}
+        env = {**os.environ, "QVS_HOME": str(ROOT), **cluster_env()}
         done = subprocess.run(
             [str(SERVE_BIN), "deploy", str(config)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
         )
@@ -115,7 +117,7 @@ class Service:
             f"print('RESULT=' + json.dumps(serve.get_deployment_handle({deployment!r}, app_name='qwen-vl')"
             f".{method}.remote().result()))"
         )
-        env = {**os.environ, "RAY_AUTH_MODE": "token", "QVS_HOME": str(ROOT)}
+        env = {**os.environ, "QVS_HOME": str(ROOT), **cluster_env()}
         done = subprocess.run(
             [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
         )

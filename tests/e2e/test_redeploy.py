@@ -1,5 +1,5 @@
 """Redeploys under load, then a stop: in-flight requests and streams are drained, none dropped.
-(Named to run last: the stop ends the session's service.)"""
+(The stop ends the session's service: it is marked ``stops_service``, which runs last.)"""
 
 from __future__ import annotations
 
@@ -109,6 +109,7 @@ def test_user_config_changes_and_a_replica_replacing_redeploy_under_load_drop_no
     assert traffic.streams and set(traffic.streams) == {"ok"}
 
 
+@pytest.mark.stops_service
 def test_stopping_the_service_drains_in_flight_requests_and_streams(service: Service, long_prompt: str) -> None:
     """SIGTERM to the launcher (``docker stop``; Ctrl-C and ``make stop`` run the same drain): streams
     and requests running when the drain begins are finished, new ones get 503 shutting_down."""

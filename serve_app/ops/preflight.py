@@ -1,0 +1,99 @@
+"""Check a Serve config completely before any process is started, and say in one line what is wrong.
+
+Why: Serve validates a deployment's ``user_config`` only inside its replica, and retries a replica
+that fails forever; a typo in a config would make ``make serve`` hang with a traceback in the log
+every few seconds. Everything that can be checked without Ray is checked here: Serve's own schema,
+our application ``args`` (``AppArgs``), each deployment's name and ``user_config`` against its typed
+model, and the policy files those name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import yaml
+
+from pipelines.core.paths import resolve_path
+
+APP_IMPORT_PATH = "serve_app.app:build_app"
+
+
+class ConfigError(ValueError):
+    """A config that cannot run; ``str()`` is one line naming the place, the key and the problem."""
+
+
+def check_config(path: str | Path) -> dict[str, Any]:
+    """The parsed config, or :class:`ConfigError` on the first problem found."""
+    from ray.serve.schema import ServeDeploySchema
+
+    from serve_app.config import DEPLOYMENT_USER_CONFIGS, AppArgs
+
+    where = str(path)
+    try:
+        config = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{where}: cannot read the config: {_first_line(exc)}") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"{where}: a Serve config must be a YAML mapping")
+    _validated(ServeDeploySchema, config, f"{where}: Serve schema")
+    for index, app in enumerate(config.get("applications") or []):
+        label = f"{where}: applications[{index}] ({app.get('name', '?')})"
+        if app.get("import_path") != APP_IMPORT_PATH:
+            continue  # another application (e.g. the composition example): Serve's schema is all we know
+        args = _validated(AppArgs, app.get("args") or {}, f"{label} args")
+        _check_policy_file(args.policy.policy_file, f"{label} args.policy.policy_file")
+        for deployment in app.get("deployments") or []:
+            name = deployment.get("name")
+            if name not in DEPLOYMENT_USER_CONFIGS:
+                known = ", ".join(DEPLOYMENT_USER_CONFIGS)
+                raise ConfigError(f"{label}: unknown deployment {name!r} (this application has {known})")
+            if deployment.get("user_config") is None:
+                continue
+            settings = _validated(
+                DEPLOYMENT_USER_CONFIGS[name], deployment["user_config"], f"{label} deployment {name} user_config"
+            )
+            policy_file = getattr(settings, "policy_file", None)
+            if policy_file:
+                _check_policy_file(policy_file, f"{label} deployment {name} user_config.policy_file")
+    return config
+
+
+def _validated(model: type[pydantic.BaseModel], data: object, label: str) -> Any:
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise ConfigError(f"{label}: {describe_validation_error(exc)}") from None
+
+
+def describe_validation_error(exc: pydantic.ValidationError) -> str:
+    """The first problem as ``key.path: message`` (and how many more there are)."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{key}: {first['msg']}{more}"
+
+
+def _check_policy_file(policy_file: str, label: str) -> None:
+    from pipelines.moderation.policy.config import load_policy
+
+    path = resolve_path(policy_file)
+    try:
+        load_policy(path)
+    except FileNotFoundError:
+        raise ConfigError(f"{label}: no such file {path}") from None
+    except pydantic.ValidationError as exc:
+        raise ConfigError(f"{label} {path}: {describe_validation_error(exc)}") from None
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{label} {path}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return next(_lines(str(exc)), type(exc).__name__)
+
+
+def _lines(text: str) -> Iterator[str]:
+    return (line.strip() for line in text.splitlines() if line.strip())

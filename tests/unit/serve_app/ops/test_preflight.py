@@ -1,0 +1,76 @@
+"""The launcher's preflight: every problem it can see without Ray, as one line naming place, key, problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from serve_app.ops.preflight import ConfigError, check_config
+
+ROOT = Path(__file__).resolve().parents[4]
+
+
+def _config(tmp_path: Path, edit) -> Path:
+    config = yaml.safe_load((ROOT / "configs" / "cpu.yaml").read_text())
+    edit(config)
+    path = tmp_path / "serve.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _deployment(config: dict, name: str) -> dict:
+    return next(d for d in config["applications"][0]["deployments"] if d["name"] == name)
+
+
+@pytest.mark.parametrize("name", ["cpu.yaml", "serve.yaml", "canary.yaml"])
+def test_the_shipped_configs_pass(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    assert check_config(ROOT / "configs" / name)["applications"]
+
+
+def test_an_unknown_user_config_key_names_deployment_key_and_problem(tmp_path: Path) -> None:
+    path = _config(tmp_path, lambda c: _deployment(c, "Ingress")["user_config"].update(no_such_key=1))
+    with pytest.raises(ConfigError) as caught:
+        check_config(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "deployment Ingress user_config: no_such_key: Extra inputs are not permitted" in message
+
+
+def test_an_out_of_range_value_is_reported_with_its_path(tmp_path: Path) -> None:
+    path = _config(tmp_path, lambda c: _deployment(c, "VLM")["user_config"].update(max_batch_size=0))
+    with pytest.raises(ConfigError, match=r"deployment VLM user_config: max_batch_size: Input should be greater"):
+        check_config(path)
+
+
+def test_bad_args_unknown_deployments_and_serve_schema_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"args: engine\.dtyp: Extra inputs"):
+        check_config(_config(tmp_path, lambda c: c["applications"][0]["args"]["engine"].update(dtyp="x")))
+    with pytest.raises(ConfigError, match="unknown deployment 'Ingres'"):
+        check_config(_config(tmp_path, lambda c: c["applications"][0]["deployments"].append({"name": "Ingres"})))
+    with pytest.raises(ConfigError, match="Serve schema"):
+        check_config(_config(tmp_path, lambda c: c["http_options"].update(port="eighty")))
+
+
+def test_a_missing_or_broken_policy_file_is_caught(tmp_path: Path) -> None:
+    def use_policy(config: dict, path: str) -> None:
+        _deployment(config, "PolicyFilter")["user_config"]["policy_file"] = path
+
+    with pytest.raises(ConfigError, match=r"no such file /nope\.yaml"):
+        check_config(_config(tmp_path, lambda c: use_policy(c, "/nope.yaml")))
+    broken = tmp_path / "policy.yaml"
+    policy = yaml.safe_load((ROOT / "configs" / "policy.yaml").read_text())
+    policy["categories"]["spam"]["input"] = "explode"
+    broken.write_text(yaml.safe_dump(policy, allow_unicode=True))
+    path = _config(tmp_path, lambda c: use_policy(c, str(broken)))
+    with pytest.raises(ConfigError, match=r"categories\.spam\.input"):
+        check_config(path)
+
+
+def test_unreadable_yaml_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "serve.yaml"
+    path.write_text("applications: [\n")
+    with pytest.raises(ConfigError, match="cannot read the config"):
+        check_config(path)
