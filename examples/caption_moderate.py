@@ -18,9 +18,9 @@ from ray import serve
 from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
 
-from pipelines.core.errors import ServiceError
 from pipelines.core.types import GenerationRequest, Message, SamplingParams, TextPart
 from serve_app.api.errors import install_error_handlers
+from serve_app.deployments.clients import PolicyClient, ValidatorClient, VLMClient
 
 CAPTION_PROMPT = "Write a one-sentence caption for this product photo."
 
@@ -56,19 +56,18 @@ class CaptionModerate:
 
     @app.post("/caption")
     async def caption(self, body: CaptionRequest) -> CaptionResponse:
-        validator, vlm, policy = self.handle("Validator"), self.handle("VLM"), self.handle("PolicyFilter")
+        validator = ValidatorClient(self.handle("Validator"))
+        vlm, policy = VLMClient(self.handle("VLM")), PolicyClient(self.handle("PolicyFilter"))
         request_id = f"caption-{uuid.uuid4().hex}"
         parts = [{"type": "image_url", "image_url": {"url": body.image}}]
-        (item,) = await validator.validate_moderation.remote(parts, request_id)
+        (item,) = await validator.validate_moderation(value=parts, request_id=request_id)
         request = GenerationRequest(
             request_id,
             [Message("user", [*item.images, TextPart(CAPTION_PROMPT)])],
             SamplingParams(max_tokens=body.max_tokens),
         )
-        result = await vlm.generate.remote(request)
-        if isinstance(result, ServiceError):
-            raise result
-        decision = await policy.check.remote(result.text, "output", request_id, CAPTION_PROMPT)
+        result = await vlm.generate(request=request)
+        decision = await policy.check_output(text=result.text, request_id=request_id, prompt=CAPTION_PROMPT)
         return CaptionResponse(
             caption=decision.text,
             action=decision.action,

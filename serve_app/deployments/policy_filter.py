@@ -19,6 +19,7 @@ from pipelines.moderation.policy.config import load_policy
 from pipelines.moderation.policy.engine import PolicyDecision
 from pipelines.moderation.text.layers import GuardLayer, LayersConfig, build_text_layers
 from serve_app.config import PolicyUserConfig
+from serve_app.deployments.clients import VLMClient
 from serve_app.metrics import ModerationMetrics
 from serve_app.version import APP_VERSION
 
@@ -41,7 +42,7 @@ class PolicyFilterDeployment:
             self.audit_config = self.audit_config.model_copy(update={"keep_content": True})
         self.audit = AuditLog(self.audit_config) if self.audit_config else None
         self.model_name = model_name
-        self.vlm = vlm
+        self.vlm = VLMClient(vlm) if vlm is not None else None
         self.moderator: Moderator | None = None
         self._layers: tuple[LayersConfig, list, list] | None = None
         self.metrics = ModerationMetrics()
@@ -77,12 +78,7 @@ class PolicyFilterDeployment:
         """Blocking VLM calls for the image policy question (runs in a worker thread, never the loop)."""
         if self.vlm is None:
             raise RuntimeError("no VLM handle")
-        responses = [self.vlm.generate.remote(r) for r in requests]
-        results = [r.result() for r in responses]
-        for result in results:
-            if isinstance(result, Exception):  # the VLM returns per-request errors as values
-                raise result
-        return results
+        return [self.vlm.generate_blocking(request=r) for r in requests]
 
     async def check(
         self,

@@ -1,4 +1,5 @@
-"""Request -> deployment calls -> response, for each endpoint. No HTTP here (see ingress.py).
+"""Chat requests -> deployment calls -> responses. No HTTP here (serve_app/api/ingress.py), no handles
+(serve_app/deployments/clients.py): the backends are the typed protocols of ``backends.py``.
 
 The order is fixed by the moderation contract: validate and decode (so images can be screened),
 screen the input's text and images (a blocked input never reaches the model), generate, then
@@ -8,133 +9,45 @@ screen the output before any of its text can be returned.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass, is_dataclass
-
-from ray.serve.handle import DeploymentHandle
 
 from pipelines.cache import ResponseCache, cache_key
-from pipelines.core.errors import NotFoundError, ServiceError
-from pipelines.core.types import GenerationRequest, GenerationResult, ModerationInput
-from pipelines.engine.continuous import StreamEvent
-from pipelines.moderation.moderator import openai_moderation
+from pipelines.core.errors import NotFoundError
+from pipelines.core.types import GenerationRequest
 from pipelines.moderation.policy.engine import PolicyDecision
-from pipelines.moderation.stream_screen import StreamScreen
 from serve_app.api.protocol import (
-    CategoryResultOut,
-    ChatCompletionChunk,
     ChatCompletionRequest,
     ChatCompletionResponse,
     ChatMessageOut,
     Choice,
-    ChunkChoice,
-    DeltaOut,
-    ErrorDetail,
-    ErrorResponse,
     LegacyGenerateRequest,
     LegacyGenerateResponse,
-    ModerationRequest,
-    ModerationResponse,
-    ModerationResult,
-    ModerationSummary,
     PromptFilterResult,
-    Usage,
 )
-
-logger = logging.getLogger("ray.serve")
-
-
-def category_results(decision: PolicyDecision) -> dict[str, CategoryResultOut]:
-    out = {}
-    for name, result in decision.categories.items():
-        data = asdict(result) if is_dataclass(result) else result.model_dump()
-        out[name] = CategoryResultOut(
-            filtered=data["filtered"],
-            detected=data["detected"],
-            score=data["score"],
-            action=data["action"],
-            spans=[list(s) for s in data.get("spans", [])],
-        )
-    return out
-
-
-def summary(decision: PolicyDecision) -> ModerationSummary:
-    return ModerationSummary(
-        policy_version=decision.policy_version,
-        action=decision.action,
-        blocked=decision.blocked,
-        categories=category_results(decision),
-    )
-
-
-def request_text(request: GenerationRequest) -> str:
-    """Everything the caller wrote (system, user and earlier assistant turns), for the input policy."""
-    return "\n".join(m.text for m in request.messages if m.text)
-
-
-class Completion:
-    """What one request produced: the generation (absent if the input was blocked) and decisions."""
-
-    def __init__(
-        self, input_decision: PolicyDecision, output_decision: PolicyDecision | None, result: GenerationResult | None
-    ) -> None:
-        self.input_decision = input_decision
-        self.output_decision = output_decision
-        self.result = result
-
-    @property
-    def blocked(self) -> bool:
-        return self.input_decision.blocked or bool(self.output_decision and self.output_decision.blocked)
-
-    @property
-    def text(self) -> str:
-        if self.input_decision.blocked:
-            return self.input_decision.text
-        assert self.output_decision is not None
-        return self.output_decision.text
-
-    @property
-    def finish_reason(self) -> str:
-        if self.blocked:
-            return "content_filter"
-        assert self.result is not None
-        return self.result.finish_reason
-
-    @property
-    def usage(self) -> Usage:
-        prompt = self.result.prompt_tokens if self.result else 0
-        completion = self.result.completion_tokens if self.result else 0
-        return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
-
-
-@dataclass
-class ChatOutcome:
-    response: ChatCompletionResponse
-    batch_size: int
-    cache: str  # hit, miss (computed and stored) or skip (not cacheable / no cache)
+from serve_app.serving.backends import Model, Policy, Validation
+from serve_app.serving.completion import ChatOutcome, Completion
+from serve_app.serving.decisions import category_results, request_text, summary
+from serve_app.serving.streaming import ChatStream
 
 
 class ChatService:
-    """Drives the deployment graph for one request."""
+    """Drives the deployment graph for one chat request."""
 
     def __init__(
         self,
-        validator: DeploymentHandle,
-        vlm: DeploymentHandle,
-        policy: DeploymentHandle,
+        validator: Validation,
+        model: Model,
+        policy: Policy,
         model_name: str,
-        moderation_model: str,
         model_version: str = "",
         cache: ResponseCache | None = None,
     ) -> None:
         self.validator = validator
-        self.vlm = vlm
+        self.model = model
         self.policy = policy
         self.model_name = model_name
-        self.moderation_model = moderation_model
         self.model_version = model_version
         self.cache = cache
         self.deadline_s: float | None = None
@@ -144,11 +57,15 @@ class ChatService:
         self.deadline_s = deadline_s
         self.hold_back_chars = hold_back_chars
 
+    def check_model(self, requested: str | None) -> None:
+        if requested is not None and requested != self.model_name:
+            raise NotFoundError(f"The model '{requested}' does not exist.", param="model", code="model_not_found")
+
     async def _validated_chat(self, body: ChatCompletionRequest, request_id: str) -> GenerationRequest:
         self.check_model(body.model)
         messages = [m.model_dump(exclude_none=True) for m in body.messages]
-        request: GenerationRequest = await self.validator.validate_chat.remote(
-            messages, body.sampling_params(), request_id
+        request = await self.validator.validate_chat(
+            messages=messages, params=body.sampling_params(), request_id=request_id
         )
         return self._with_deadline(request)
 
@@ -157,9 +74,17 @@ class ChatService:
             request.deadline = time.time() + self.deadline_s
         return request
 
-    def check_model(self, requested: str | None) -> None:
-        if requested is not None and requested != self.model_name:
-            raise NotFoundError(f"The model '{requested}' does not exist.", param="model", code="model_not_found")
+    async def _check_input(self, request: GenerationRequest, prompt: str) -> PolicyDecision:
+        """Screen the input (text and images)."""
+        return await self.policy.check_input(text=prompt, request_id=request.request_id, images=request.images)
+
+    async def _complete(self, request: GenerationRequest, prompt: str, input_decision: PolicyDecision) -> Completion:
+        """Only an unblocked input reaches the model; the answer is screened before it is returned."""
+        if input_decision.blocked:
+            return Completion(input_decision, None, None)
+        result = await self.model.generate(request=request)
+        output = await self.policy.check_output(text=result.text, request_id=request.request_id, prompt=prompt)
+        return Completion(input_decision, output, result)
 
     async def chat(self, body: ChatCompletionRequest, request_id: str) -> ChatOutcome:
         request = await self._validated_chat(body, request_id)
@@ -175,16 +100,21 @@ class ChatService:
                 response.id, response.created = f"chatcmpl-{request_id}", int(time.time())
                 return ChatOutcome(response, 0, "hit")
         completion = await self._complete(request, prompt, input_decision)
-        response = ChatCompletionResponse(
+        response = self.chat_response(completion, request_id)
+        if key is not None:
+            await asyncio.to_thread(self.cache.set, key, response.model_dump_json().encode())  # type: ignore[union-attr]
+        return ChatOutcome(response, completion.batch_size, "miss" if key is not None else "skip")
+
+    def chat_response(self, completion: Completion, request_id: str) -> ChatCompletionResponse:
+        output = completion.output_decision
+        return ChatCompletionResponse(
             id=f"chatcmpl-{request_id}",
             model=self.model_name,
             choices=[
                 Choice(
                     message=ChatMessageOut(content=completion.text),
                     finish_reason=completion.finish_reason,
-                    content_filter_results=(
-                        category_results(completion.output_decision) if completion.output_decision else {}
-                    ),
+                    content_filter_results=category_results(output) if output else {},
                 )
             ],
             usage=completion.usage,
@@ -193,15 +123,15 @@ class ChatService:
             ],
             policy_version=completion.input_decision.policy_version,
         )
-        if key is not None:
-            await asyncio.to_thread(self.cache.set, key, response.model_dump_json().encode())  # type: ignore[union-attr]
-        batch_size = completion.result.batch_size if completion.result else 0
-        return ChatOutcome(response, batch_size, "miss" if key is not None else "skip")
 
     async def legacy(self, body: LegacyGenerateRequest, request_id: str) -> tuple[LegacyGenerateResponse, int]:
         request = self._with_deadline(
-            await self.validator.validate_legacy.remote(
-                body.image, body.prompt, body.max_tokens, request_id, body.temperature
+            await self.validator.validate_legacy(
+                image=body.image,
+                prompt=body.prompt,
+                max_tokens=body.max_tokens,
+                temperature=body.temperature,
+                request_id=request_id,
             )
         )
         prompt = request_text(request)
@@ -217,21 +147,7 @@ class ChatService:
             usage=completion.usage,
             moderation=moderation,
         )
-        return response, completion.result.batch_size if completion.result else 0
-
-    async def _check_input(self, request: GenerationRequest, prompt: str) -> PolicyDecision:
-        """Screen the input (text and images)."""
-        return await self.policy.check.remote(prompt, "input", request.request_id, None, request.images)
-
-    async def _complete(self, request: GenerationRequest, prompt: str, input_decision: PolicyDecision) -> Completion:
-        """Only an unblocked input reaches the model; the answer is screened before it is returned."""
-        if input_decision.blocked:
-            return Completion(input_decision, None, None)
-        result = await self.vlm.generate.remote(request)
-        if isinstance(result, ServiceError):
-            raise result
-        output_decision = await self.policy.check.remote(result.text, "output", request.request_id, prompt)
-        return Completion(input_decision, output_decision, result)
+        return response, completion.batch_size
 
     async def chat_stream(self, body: ChatCompletionRequest, request_id: str) -> AsyncIterator[str]:
         """Validate and screen the input now (errors become ordinary error responses); the returned
@@ -241,175 +157,17 @@ class ChatService:
         prompt = request_text(request)
         input_decision = await self._check_input(request, prompt)
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return ChatStream(self, request, prompt, input_decision, include_usage).events()
-
-    async def moderations(self, body: ModerationRequest, request_id: str) -> ModerationResponse:
-        """Each input screened as an input would be before the model (same policy, same audit)."""
-        items: list[ModerationInput] = await self.validator.validate_moderation.remote(body.input, request_id)
-        decisions = await asyncio.gather(
-            *(
-                self.policy.check.remote(item.text, "input", request_id, None, [p.image for p in item.images])
-                for item in items
-            )
+        stream = ChatStream(
+            model=self.model,
+            policy=self.policy,
+            model_name=self.model_name,
+            hold_back_chars=self.hold_back_chars,
+            request=request,
+            prompt=prompt,
+            input_decision=input_decision,
+            include_usage=include_usage,
         )
-        results = [
-            moderation_result(decision, has_text=bool(item.text), has_image=bool(item.images))
-            for item, decision in zip(items, decisions, strict=True)
-        ]
-        return ModerationResponse(id=f"modr-{request_id}", model=body.model or self.moderation_model, results=results)
-
-
-class ChatStream:
-    """One streamed completion: the VLM's deltas pass the stream screen before they become events.
-
-    Role chunk first (with the input's filter results), content chunks as the screen releases
-    text, a last chunk with ``finish_reason`` and the output's filter results, a usage chunk when
-    asked for, then ``[DONE]``. A block ends the stream with ``finish_reason: "content_filter"``
-    and stops generation; so does the client going away.
-    """
-
-    def __init__(
-        self,
-        service: ChatService,
-        request: GenerationRequest,
-        prompt: str,
-        input_decision: PolicyDecision,
-        include_usage: bool,
-    ) -> None:
-        self.service = service
-        self.request = request
-        self.prompt = prompt
-        self.input_decision = input_decision
-        self.include_usage = include_usage
-        self.created = int(time.time())
-        self.screen = StreamScreen(self._check, service.hold_back_chars)
-
-    async def _check(self, text: str, final: bool) -> PolicyDecision:
-        rid = self.request.request_id
-        return await self.service.policy.check.remote(text, "output", rid, self.prompt, (), partial=not final)
-
-    def _chunk(self, choices: list[ChunkChoice], **fields: object) -> str:
-        chunk = ChatCompletionChunk(
-            id=f"chatcmpl-{self.request.request_id}",
-            created=self.created,
-            model=self.service.model_name,
-            choices=choices,
-            **fields,  # type: ignore[arg-type]
-        )
-        return f"data: {chunk.model_dump_json(exclude_none=True)}\n\n"
-
-    def _content(self, text: str) -> str:
-        return self._chunk([ChunkChoice(delta=DeltaOut(content=text))])
-
-    def _end(self, finish_reason: str, output: PolicyDecision | None, result: GenerationResult | None) -> list[str]:
-        results = category_results(output) if output else {}
-        events = [
-            self._chunk(
-                [ChunkChoice(delta=DeltaOut(), finish_reason=finish_reason, content_filter_results=results)]  # type: ignore[arg-type]
-            )
-        ]
-        if self.include_usage:
-            prompt_tokens = result.prompt_tokens if result else 0
-            completion_tokens = result.completion_tokens if result else 0
-            usage = Usage(
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-                total_tokens=prompt_tokens + completion_tokens,
-            )
-            events.append(self._chunk([], usage=usage))
-        return [*events, "data: [DONE]\n\n"]
-
-    async def events(self) -> AsyncIterator[str]:
-        yield self._chunk(
-            [ChunkChoice(delta=DeltaOut(role="assistant", content=""))],
-            prompt_filter_results=[PromptFilterResult(content_filter_results=category_results(self.input_decision))],
-            policy_version=self.input_decision.policy_version,
-        )
-        if self.input_decision.blocked:
-            yield self._content(self.input_decision.text)
-            for event in self._end("content_filter", None, None):
-                yield event
-            return
-        stream = self.service.vlm.options(stream=True).generate_stream.remote(self.request)
-        arrivals: asyncio.Queue[StreamEvent | BaseException] = asyncio.Queue()
-        reader = asyncio.create_task(_read_into(stream, arrivals))
-        try:
-            async for event in self._screened(arrivals):
-                yield event
-        finally:
-            reader.cancel()
-            stream.cancel()  # the client went away or the screen blocked: free the batch slot
-
-    async def _screened(self, arrivals: asyncio.Queue[StreamEvent | BaseException]) -> AsyncIterator[str]:
-        while True:
-            batch = [await arrivals.get()]
-            while not arrivals.empty():
-                batch.append(arrivals.get_nowait())
-            failure = next((e for e in batch if isinstance(e, BaseException)), None)
-            if failure is not None:
-                yield _sse_error(failure, self.request.request_id)
-                return
-            events = [e for e in batch if isinstance(e, StreamEvent)]
-            step = await self.screen.feed("".join(e.delta for e in events))
-            if step.release:
-                yield self._content(step.release)
-            final = next((e.result for e in events if e.result is not None), None)
-            if step.blocked:
-                end = await self.screen.finish()
-                for event in self._end("content_filter", end.decision, None):
-                    yield event
-                return
-            if final is None:
-                continue
-            if isinstance(final, ServiceError):
-                yield _sse_error(final, self.request.request_id)
-                return
-            end = await self.screen.finish()
-            if end.release:
-                yield self._content(end.release)
-            for event in self._end("content_filter" if end.blocked else final.finish_reason, end.decision, final):
-                yield event
-            return
-
-
-async def _read_into(stream: AsyncIterator[StreamEvent], arrivals: asyncio.Queue) -> None:
-    try:
-        async for event in stream:
-            arrivals.put_nowait(event)
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - handed to the event loop of the stream, which reports it
-        arrivals.put_nowait(exc)
-
-
-def _sse_error(exc: BaseException, request_id: str) -> str:
-    """An error after the stream started: OpenAI's clients raise on an `error` event."""
-    from serve_app.api.errors import as_service_error
-
-    known = as_service_error(exc)
-    if known is not None:
-        detail = ErrorDetail(
-            message=known.message, type=known.error_type, param=known.param, code=known.code, request_id=request_id
-        )
-    else:
-        logger.error("stream for request %s failed", request_id, exc_info=exc)
-        detail = ErrorDetail(
-            message="Internal server error.", type="server_error", code="internal_error", request_id=request_id
-        )
-    return f"data: {ErrorResponse(error=detail).model_dump_json()}\n\ndata: [DONE]\n\n"
-
-
-def moderation_result(decision: PolicyDecision, *, has_text: bool, has_image: bool) -> ModerationResult:
-    view = openai_moderation(decision, has_text=has_text, has_image=has_image)
-    return ModerationResult(
-        flagged=decision.action != "allow",
-        categories=view.categories,
-        category_scores=view.category_scores,
-        category_applied_input_types=view.category_applied_input_types,
-        action=decision.action,
-        policy_version=decision.policy_version,
-        category_results=category_results(decision),
-    )
+        return stream.events()
 
 
 def new_request_id() -> str:

@@ -46,9 +46,14 @@ def test_healthcheck_probes_the_readiness_route() -> None:
     (check,) = instruction("HEALTHCHECK")
     http_port = yaml.safe_load((ROOT / "configs" / "serve.yaml").read_text())["http_options"]["port"]
     assert f"http://127.0.0.1:{http_port}/readyz" in check
-    from serve_app.api.ingress import app
+    from serve_app.api.gateway import Gateway
+    from serve_app.api.routes import create_app
+    from tests.unit.serve_app.fakes import FakeModel, FakePolicy, FakeValidator
 
-    assert "/readyz" in app.openapi()["paths"]
+    gateway = Gateway(
+        validator=FakeValidator(), model=FakeModel(), policy=FakePolicy(), model_name="m", moderation_model="p"
+    )
+    assert "/readyz" in create_app(gateway).openapi()["paths"]
 
 
 def test_base_image_matches_pinned_ray_and_python_and_user_is_not_root() -> None:
