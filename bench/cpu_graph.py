@@ -21,11 +21,10 @@ from pathlib import Path
 import httpx
 import yaml
 
+from devtools.service import ROOT, TINY_MODEL_DIR, Service, free_port, png_bytes, write_config
 from devtools.tiny_model import build_tiny_checkpoint, is_tiny_checkpoint
 from pipelines.core.types import GenerationRequest, ImagePart, Message, SamplingParams, TextPart
 from pipelines.engine.vlm import EngineConfig, VLMEngine
-from tests.conftest import TINY_MODEL_DIR, png_bytes
-from tests.e2e.service import ROOT, Service, free_port, write_config
 
 PROMPT = "Is this bag real leather?"
 

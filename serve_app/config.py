@@ -8,20 +8,17 @@ restart. All models forbid unknown keys so a typo in a config fails the deploy, 
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from pipelines.audit import AuditConfig
 from pipelines.cache import CacheConfig
+from pipelines.core.config import StrictConfig
 from pipelines.engine.vlm import EngineConfig
 from pipelines.inputs.validation import ValidationLimits
-from pipelines.moderation.text.layers import LayersConfig
+from pipelines.moderation.setup import PolicySettings
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class BatchingConfig(_Strict):
+class BatchingConfig(StrictConfig):
     """`user_config` of the VLM deployment.
 
     Two levels: ``@serve.batch`` groups arriving requests (``max_batch_size``,
@@ -38,19 +35,11 @@ class BatchingConfig(_Strict):
     )
 
 
-class PolicyUserConfig(_Strict):
-    """`user_config` of the PolicyFilter deployment."""
-
-    policy_file: str = Field("configs/policy.yaml", description="Policy YAML; relative paths resolve as for args.")
-    extra_terms: dict[str, list[str]] = Field(
-        default_factory=dict, description="Extra customer terms per category, added to the policy's term lists."
-    )
-    layers: LayersConfig = Field(
-        default_factory=LayersConfig, description="Classifier, guard-model and image-screening layers."
-    )
+# `user_config` of the PolicyFilter deployment: the same settings the offline job takes.
+PolicyUserConfig = PolicySettings
 
 
-class IngressUserConfig(_Strict):
+class IngressUserConfig(StrictConfig):
     """`user_config` of the Ingress deployment."""
 
     max_body_bytes: int = Field(
@@ -80,7 +69,7 @@ class IngressUserConfig(_Strict):
     )
 
 
-class AppArgs(_Strict):
+class AppArgs(StrictConfig):
     """`args` of the application in configs/*.yaml."""
 
     engine: EngineConfig = Field(default_factory=EngineConfig, description="Model loading and generation.")

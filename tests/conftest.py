@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import io
-import os
 from pathlib import Path
 
 import pytest
-from PIL import Image
+
+from devtools.service import TINY_MODEL_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY_MODEL_DIR = Path(os.environ.get("QVS_TINY_MODEL", ROOT / ".cache" / "tiny-qwen3-vl"))
 
 
 def _run_order(item: pytest.Item) -> int:
@@ -37,12 +35,6 @@ def tiny_model_dir() -> Path:
     if not is_tiny_checkpoint(TINY_MODEL_DIR):
         build_tiny_checkpoint(TINY_MODEL_DIR)
     return TINY_MODEL_DIR
-
-
-def png_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from pipelines.core.files import fsync_dir
+
 logger = logging.getLogger(__name__)
 
 _SEGMENT = re.compile(r"^journal-(?P<owner>[0-9a-f]{32})-(?P<seq>\d+)\.jsonl$")
@@ -47,15 +49,6 @@ def _try_lock(path: Path) -> int | None:
         os.close(fd)
         return None
     return fd
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make a created or renamed file's directory entry durable too."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _count_lines(path: Path) -> int:

@@ -26,7 +26,7 @@ from pipelines.core.errors import InvalidRequestError, PayloadTooLargeError, Ser
 from pipelines.core.types import GenerationRequest, ImagePart, Message, ModerationInput, Role, SamplingParams, TextPart
 from pipelines.inputs.data_url import parse_image_source
 from pipelines.inputs.images import ImageLimits, decode_image
-from pipelines.inputs.remote_fetch import RemoteFetchConfig, fetch_image, is_remote_url
+from pipelines.inputs.remote import RemoteFetchConfig, fetch_image, is_remote_url
 
 _ROLES: frozenset[str] = frozenset({"system", "user", "assistant"})
 # Qwen's special tokens all look like <|name|> (im_start, image_pad, vision_start, endoftext, ...).

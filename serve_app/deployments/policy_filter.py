@@ -9,15 +9,13 @@ from PIL import Image
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from pipelines.audit import AuditConfig, AuditLog
+from pipelines.audit import AuditConfig
 from pipelines.core.errors import InvalidRequestError
-from pipelines.core.paths import resolve_path
 from pipelines.core.types import GenerationRequest, GenerationResult
-from pipelines.moderation.images.screeners import build_image_screeners
 from pipelines.moderation.moderator import Moderator
-from pipelines.moderation.policy.config import load_policy
 from pipelines.moderation.policy.engine import PolicyDecision
-from pipelines.moderation.text.layers import GuardLayer, LayersConfig, build_text_layers
+from pipelines.moderation.setup import Layers, audit_log, build_moderator, configured_policy
+from pipelines.moderation.text.layers import GuardLayer
 from serve_app.config import PolicyUserConfig
 from serve_app.deployments.clients import VLMClient
 from serve_app.metrics import ModerationMetrics
@@ -36,42 +34,32 @@ class PolicyFilterDeployment:
 
     def __init__(self, audit: dict[str, Any] | None, model_name: str, vlm: DeploymentHandle | None = None) -> None:
         self.audit_config = AuditConfig.model_validate(audit) if audit is not None else None
-        if self.audit_config is not None:
-            # The policy's `audit_keep_content` decides per decision (the Moderator drops content
-            # otherwise), so the log itself must not drop it again.
-            self.audit_config = self.audit_config.model_copy(update={"keep_content": True})
-        self.audit = AuditLog(self.audit_config) if self.audit_config else None
+        self.audit = audit_log(self.audit_config)
         self.model_name = model_name
         self.vlm = VLMClient(vlm) if vlm is not None else None
         self.moderator: Moderator | None = None
-        self._layers: tuple[LayersConfig, list, list] | None = None
+        self.layers: Layers | None = None
         self.metrics = ModerationMetrics()
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         settings = PolicyUserConfig.model_validate(user_config)
-        policy = load_policy(resolve_path(settings.policy_file))
-        for category, terms in settings.extra_terms.items():
-            policy = policy.with_extra_terms(category, terms)
-        if self._layers is None or self._layers[0] != settings.layers:
-            screeners = build_image_screeners(settings.layers.image, generate=self._vlm_generate)
-            text_layers = build_text_layers(settings.layers)
-            for layer in text_layers:
+        policy = configured_policy(settings)
+        if self.layers is None or self.layers.config != settings.layers:
+            self.layers = Layers.build(settings.layers, self._vlm_generate)
+            for layer in self.layers.text:
                 if isinstance(layer, GuardLayer):
                     layer.on_latency = self.metrics.guard_latency.observe
                     layer.on_failure = self.metrics.guard_failures.inc
-            self._layers = (settings.layers, text_layers, screeners)
-        _, text_layers, screeners = self._layers
         # one assignment: each request sees the old or the new policy, never a mix
-        self.moderator = Moderator(
+        self.moderator = build_moderator(
             policy,
-            text_layers=text_layers,
-            image_screeners=screeners,
+            self.layers,
             audit=self.audit,
             audit_fail_mode=self.audit_config.fail_mode if self.audit_config else "fail_open",
             model_name=self.model_name,
             app_version=APP_VERSION,
+            on_audit_failure=self.metrics.audit_failures.inc,
         )
-        self.moderator.on_audit_failure = self.metrics.audit_failures.inc
         logger.info("policy %s loaded from %s", policy.version, settings.policy_file)
 
     def _vlm_generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
@@ -144,7 +132,7 @@ class PolicyFilterDeployment:
         }
 
     def _guard_health(self) -> dict[str, Any]:
-        guards = [layer for layer in (self._layers[1] if self._layers else []) if isinstance(layer, GuardLayer)]
+        guards = [layer for layer in (self.layers.text if self.layers else []) if isinstance(layer, GuardLayer)]
         return {"enabled": bool(guards), "failures": sum(g.failures for g in guards)}
 
     def check_health(self) -> None:

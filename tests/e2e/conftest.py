@@ -11,7 +11,7 @@ import openai
 import pytest
 import yaml
 
-from tests.e2e.service import ROOT, Service, free_port, write_config
+from devtools.service import ROOT, Service, free_port, write_config
 
 API_KEY = "e2e-test-key-7f3a"
 API_KEY_ENV = "QVS_E2E_API_KEYS"

@@ -7,8 +7,7 @@ import base64
 import httpx
 import pytest
 
-from tests.conftest import png_bytes
-from tests.e2e.service import Service
+from devtools.service import Service, png_bytes
 
 pytestmark = pytest.mark.e2e
 

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from devtools.service import Service
 from tests.e2e.conftest import API_KEY
-from tests.e2e.service import Service
 
 pytestmark = pytest.mark.e2e
 

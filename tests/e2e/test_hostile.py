@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
+from devtools.service import Service
 from evals.hostile import ODD_BUT_VALID, corpus
-from tests.e2e.service import Service
 
 pytestmark = pytest.mark.e2e
 

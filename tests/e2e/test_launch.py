@@ -14,8 +14,8 @@ import psutil
 import pytest
 import yaml
 
+from devtools.service import ROOT, free_port, write_config
 from tests.e2e.launched import CleanWorld, Process
-from tests.e2e.service import ROOT, free_port, write_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.own_cluster]
 

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from tests.e2e.service import Service
+from devtools.service import Service
 
 pytestmark = pytest.mark.e2e
 

@@ -16,9 +16,8 @@ import openai
 import pytest
 import yaml
 
-from tests.conftest import png_bytes
+from devtools.service import Service, png_bytes
 from tests.e2e.conftest import API_KEY
-from tests.e2e.service import Service
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.e2e.service import Service
+from devtools.service import Service
 
 pytestmark = pytest.mark.e2e
 

@@ -21,8 +21,8 @@ import httpx
 import openai
 import pytest
 
+from devtools.service import ROOT
 from tests.e2e.launched import CleanWorld, Process
-from tests.e2e.service import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.own_cluster]
 

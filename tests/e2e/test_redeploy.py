@@ -14,8 +14,8 @@ import httpx
 import pytest
 import yaml
 
+from devtools.service import Service
 from tests.e2e.conftest import API_KEY, LONG_TOKENS
-from tests.e2e.service import Service
 
 pytestmark = pytest.mark.e2e
 

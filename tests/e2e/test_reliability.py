@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
+from devtools.service import Service
 from tests.e2e.conftest import API_KEY
-from tests.e2e.service import Service
 
 pytestmark = pytest.mark.e2e
 

@@ -13,9 +13,8 @@ import psutil
 import pytest
 from PIL import Image
 
-from tests.conftest import png_bytes
+from devtools.service import Service, png_bytes
 from tests.e2e.conftest import BLOCK_MAX_TOKENS, BLOCK_PROMPT
-from tests.e2e.service import Service
 
 pytestmark = pytest.mark.e2e
 

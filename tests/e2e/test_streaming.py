@@ -11,8 +11,8 @@ import openai
 import pytest
 import yaml
 
+from devtools.service import Service
 from tests.e2e.conftest import BLOCK_MAX_TOKENS, BLOCK_PROMPT, STREAM_MAX_TOKENS
-from tests.e2e.service import Service
 
 pytestmark = pytest.mark.e2e
 

@@ -22,7 +22,7 @@ from PIL import Image
 from pydantic import ValidationError
 
 from pipelines.core.errors import InvalidRequestError, PayloadTooLargeError, ServiceError
-from pipelines.inputs.remote_fetch import (
+from pipelines.inputs.remote import (
     RemoteFetchConfig,
     fetch_image,
     host_is_allowed,

@@ -1,82 +1,30 @@
-"""Fetching ``http(s)://`` image URLs on a client's behalf without opening an SSRF hole.
-
-Off by default: with an empty ``allowed_hosts`` every remote URL is refused. When enabled,
-``fetch_image`` only talks to allow-listed hosts, only to public addresses, and never to an
-address it did not vet itself:
-
-1. The URL is parsed strictly: no whitespace, control characters or backslashes (parsers
-   disagree on them), no ``user:pass@``, only ``allowed_schemes``, a syntactically valid host.
-   Legacy numeric IPv4 spellings (``2130706433``, ``0x7f.1``, ``127.1``) are refused rather than
-   guessed at. The host is lower-cased, IDNA-encoded (UTS #46) and stripped of a trailing dot.
-2. The host must be on ``allowed_hosts``: an exact name, a ``*.example.com`` suffix wildcard
-   (any depth of subdomain; never ``example.com`` itself), or an IP literal listed literally.
-3. The host is resolved once with ``socket.getaddrinfo`` (in a helper thread, so the lookup
-   counts against the deadline); if ANY address is non-public, the URL is refused.
-4. DNS rebinding: the connection goes to the vetted addresses, never to a second lookup.
-   httpx's transport is built on an httpcore network backend that maps the host name to
-   the vetted addresses (and refuses any other host), while httpx keeps using the host name
-   for the ``Host`` header, the TLS SNI and certificate verification (certifi CA bundle).
-   Redirects are followed only to the same host name, so they reuse the same vetted
-   addresses; there is no window between check and connect.
-5. ``timeout_s`` is one total deadline for resolution, connect, TLS, headers and body: every
-   socket operation gets at most the time left (CPython applies a socket timeout as a deadline
-   over a whole TLS handshake or ``sendall``), so a server trickling bytes cannot stretch it.
-6. The body is read raw (``Accept-Encoding: identity``; a compressed response is refused, so no
-   decompression bomb) and the read stops as soon as it passes ``max_bytes``; closing the
-   response mid-body closes the connection. A too large ``Content-Length`` is refused upfront.
-
-Decisions:
-
-* A fetch timeout is the client's URL being slow, not the service failing, so it is an
-  ``InvalidRequestError`` (HTTP 400) with code ``remote_fetch_timeout``, as OpenAI answers
-  "Timeout while downloading" with a 400. A 504 would count client-chosen slowness as a
-  server error (and invite retries).
-* Error messages never contain resolved addresses, the response body or the redirect target.
-* Ports are not restricted: any port of an allow-listed, public host may be fetched.
-* No cookies are stored or sent, no credentials, and proxies/certificates from the
-  environment are ignored (``trust_env=False``).
-* A DNS lookup that outlives the deadline is abandoned; its daemon thread ends when the
-  system resolver gives up.
-"""
+"""Which URLs and addresses may be fetched: strict URL parsing, the host allow-list, public addresses
+only, and resolution within the deadline."""
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import re
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
-import httpcore
-import httpx
 import idna
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pipelines.core.errors import InvalidRequestError, PayloadTooLargeError
-
-__all__ = [
-    "RemoteFetchConfig",
-    "fetch_image",
-    "host_is_allowed",
-    "is_public_address",
-    "is_remote_url",
-    "normalize_host",
-]
+from pipelines.core.errors import InvalidRequestError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _REMOTE_SCHEMES = frozenset({"http", "https"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
-_MEDIA_TYPE_RE = re.compile(r"[a-z0-9!#$&^_.+\-]+/[a-z0-9!#$&^_.+\-]+")
+MEDIA_TYPE_RE = re.compile(r"[a-z0-9!#$&^_.+\-]+/[a-z0-9!#$&^_.+\-]+")
 # Whitespace, C0/DEL control characters and backslashes: urlsplit silently drops some of them
 # and browsers read '\' as '/', so URLs containing them are ambiguous.
 _FORBIDDEN_URL_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
@@ -86,7 +34,7 @@ _NUMERIC_LABEL_RE = re.compile(r"0x[0-9a-f]*|[0-9]+")
 _MAX_LABEL_CHARS = 63  # RFC 1035
 _MAX_HOST_CHARS = 253  # RFC 1035, without the trailing dot
 _WILDCARD_PREFIX = "*."
-_IDENTITY_ENCODINGS = frozenset({"", "identity"})
+IDENTITY_ENCODINGS = frozenset({"", "identity"})
 
 # Ranges refused on top of what ``ipaddress`` calls non-global, so the policy does not depend on
 # the Python patch release (the stdlib tables changed in 3.11.10 / 3.12.4).
@@ -256,41 +204,11 @@ def is_public_address(address: str | IPAddress) -> bool:
     return all(_is_global(embedded) for embedded in _embedded_ipv4(ip))
 
 
-def fetch_image(url: str, config: RemoteFetchConfig, *, param: str) -> tuple[str | None, bytes]:
-    """Fetch an image URL under ``config``; returns ``(Content-Type media type or None, body)``.
-
-    The same shape as ``parse_image_source``: the media type is lower-cased without parameters
-    and not judged here. Raises ``InvalidRequestError`` (400) or ``PayloadTooLargeError`` (413)
-    with ``param`` and a stable code; see the module docstring for the policy.
-    """
-    if not config.allowed_hosts:
-        raise InvalidRequestError(
-            "Remote image URLs are disabled; send the image inline as a base64 data URL.",
-            param=param,
-            code="remote_url_not_allowed",
-        )
-    deadline = time.monotonic() + config.timeout_s
-    target = _parse_target(url, config, param=param)
-    _check_host_allowed(target, config, param=param)
-    addresses = _resolve(target, deadline, param=param)
-    _vet_addresses(addresses, config, param=param)
-    try:
-        return _download(target, addresses, config, deadline, param=param)
-    except httpx.TimeoutException:
-        raise _timeout_error(config, param) from None
-    except (httpx.HTTPError, httpx.InvalidURL):
-        if time.monotonic() >= deadline:
-            raise _timeout_error(config, param) from None
-        raise InvalidRequestError(
-            "Could not fetch the image URL (connection or protocol error).", param=param, code="remote_fetch_failed"
-        ) from None
-
-
 # --- URL and host checks -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class _Target:
+class Target:
     """A parsed, canonical URL: ``url`` is what is requested (normalised host, no fragment)."""
 
     url: str
@@ -318,7 +236,7 @@ def _normalize_pattern(entry: str) -> str:
     return normalize_host(entry)
 
 
-def _parse_target(url: str, config: RemoteFetchConfig, *, param: str) -> _Target:
+def parse_target(url: str, config: RemoteFetchConfig, *, param: str) -> Target:
     if not isinstance(url, str):
         raise InvalidRequestError("The image URL must be a string.", param=param, code="invalid_type")
     text = url.strip(_STRIPPED_WHITESPACE)
@@ -350,10 +268,10 @@ def _parse_target(url: str, config: RemoteFetchConfig, *, param: str) -> _Target
     if port is not None:
         netloc = f"{netloc}:{port}"
     canonical = urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
-    return _Target(url=canonical, scheme=scheme, host=host, is_ip=ip is not None)
+    return Target(url=canonical, scheme=scheme, host=host, is_ip=ip is not None)
 
 
-def _check_host_allowed(target: _Target, config: RemoteFetchConfig, *, param: str) -> None:
+def check_host_allowed(target: Target, config: RemoteFetchConfig, *, param: str) -> None:
     if not host_is_allowed(target.host, config.allowed_hosts):
         raise InvalidRequestError(
             "The image URL's host is not on the allow-list of this service.",
@@ -366,7 +284,7 @@ def _invalid_url(param: str, reason: str) -> InvalidRequestError:
     return InvalidRequestError(f"Invalid image URL: {reason}.", param=param, code="invalid_url")
 
 
-def _timeout_error(config: RemoteFetchConfig, param: str) -> InvalidRequestError:
+def timeout_error(config: RemoteFetchConfig, param: str) -> InvalidRequestError:
     return InvalidRequestError(
         f"Timed out fetching the image URL (limit {config.timeout_s:g} s).", param=param, code="remote_fetch_timeout"
     )
@@ -393,7 +311,7 @@ def _embedded_ipv4(ip: IPAddress) -> list[ipaddress.IPv4Address]:
     return [address for address in embedded if address is not None]
 
 
-def _resolve(target: _Target, deadline: float, *, param: str) -> list[str]:
+def resolve(target: Target, deadline: float, *, param: str) -> list[str]:
     """The host's addresses, in resolver order, without duplicates; an IP literal is its own address."""
     if target.is_ip:
         return [target.host]
@@ -434,194 +352,10 @@ def _unresolvable(param: str) -> InvalidRequestError:
     )
 
 
-def _vet_addresses(addresses: Iterable[str], config: RemoteFetchConfig, *, param: str) -> None:
+def vet_addresses(addresses: Iterable[str], config: RemoteFetchConfig, *, param: str) -> None:
     if config.allow_private_addresses:
         return
     if not all(is_public_address(address) for address in addresses):
         raise InvalidRequestError(
             "The image URL's host resolves to a non-public address.", param=param, code="remote_address_not_allowed"
         )
-
-
-# --- pinned transport ----------------------------------------------------------------------------
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A network stream whose every operation gets at most the time left before the fetch deadline."""
-
-    def __init__(self, inner: httpcore.NetworkStream, deadline: float) -> None:
-        self._inner = inner
-        self._deadline = deadline
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _bounded(timeout, self._deadline, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _bounded(timeout, self._deadline, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.NetworkStream:
-        bounded = _bounded(timeout, self._deadline, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, bounded), self._deadline)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-def _bounded(timeout: float | None, deadline: float, expired: type[Exception]) -> float:
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise expired("the fetch deadline has passed")
-    return remaining if timeout is None else min(timeout, remaining)
-
-
-class _PinnedBackend(httpcore.NetworkBackend):
-    """Connects the vetted host name to its vetted addresses only (tried in order); any other host is refused."""
-
-    def __init__(self, host: str, addresses: Sequence[str], deadline: float) -> None:
-        self._host = host
-        self._addresses = tuple(addresses)
-        self._deadline = deadline
-        self._inner = httpcore.SyncBackend()
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        if host != self._host:
-            raise httpcore.ConnectError("connection to a host that was not vetted")
-        failure: Exception = httpcore.ConnectError("no address to connect to")
-        for address in self._addresses:
-            bounded = _bounded(timeout, self._deadline, httpcore.ConnectTimeout)
-            try:
-                stream = self._inner.connect_tcp(address, port, bounded, local_address, socket_options)
-            except httpcore.ConnectError as err:
-                failure = err
-                continue
-            return _DeadlineStream(stream, self._deadline)
-        raise failure
-
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.NetworkStream:
-        raise httpcore.ConnectError("unix sockets are never used for remote fetches")
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-class _PinnedTransport(httpx.HTTPTransport):
-    """httpx's own transport (request conversion, error mapping) over a pool on the pinned backend.
-
-    ``HTTPTransport`` takes no ``network_backend`` argument, so the pool it builds is replaced
-    with an equivalent one; ``test_connects_to_the_vetted_address_only`` fails if httpx's
-    internals stop honouring it.
-    """
-
-    def __init__(self, backend: _PinnedBackend) -> None:
-        super().__init__(trust_env=False, retries=0)
-        self._pool = httpcore.ConnectionPool(ssl_context=_ssl_context(), network_backend=backend, retries=0)
-
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """One verifying context (certifi CA bundle, environment ignored): loading the bundle costs milliseconds."""
-    return httpx.create_ssl_context(trust_env=False)
-
-
-def _client(target: _Target, addresses: Sequence[str], config: RemoteFetchConfig, deadline: float) -> httpx.Client:
-    no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
-    return httpx.Client(
-        transport=_PinnedTransport(_PinnedBackend(target.host, addresses, deadline)),
-        trust_env=False,
-        follow_redirects=False,
-        timeout=httpx.Timeout(config.timeout_s),
-        cookies=no_cookies,
-        headers={"User-Agent": config.user_agent, "Accept": "image/*", "Accept-Encoding": "identity"},
-    )
-
-
-# --- download ------------------------------------------------------------------------------------
-
-
-def _download(
-    target: _Target, addresses: Sequence[str], config: RemoteFetchConfig, deadline: float, *, param: str
-) -> tuple[str | None, bytes]:
-    redirects = 0
-    with _client(target, addresses, config, deadline) as client:
-        while True:
-            with client.stream("GET", target.url) as response:
-                location = response.headers.get("location")
-                if response.status_code not in _REDIRECT_STATUSES or location is None:
-                    return _read_body(response, config, param=param)
-            if redirects >= config.max_redirects:
-                raise InvalidRequestError(
-                    f"The image URL redirected more than {config.max_redirects} times.",
-                    param=param,
-                    code="too_many_redirects",
-                )
-            redirects += 1
-            target = _redirect_target(target, location, config, param=param)
-
-
-def _redirect_target(current: _Target, location: str, config: RemoteFetchConfig, *, param: str) -> _Target:
-    """Only same-host redirects to an allowed scheme are followed: they reuse the already vetted addresses."""
-    try:
-        target = _parse_target(urljoin(current.url, location.strip()), config, param=param)
-    except InvalidRequestError:
-        target = None
-    if target is None or target.host != current.host:
-        raise InvalidRequestError(
-            "The image URL redirected to another host or a disallowed URL; only same-host redirects are followed.",
-            param=param,
-            code="remote_redirect_not_allowed",
-        )
-    return target
-
-
-def _read_body(response: httpx.Response, config: RemoteFetchConfig, *, param: str) -> tuple[str | None, bytes]:
-    if not response.is_success:
-        raise InvalidRequestError(
-            f"Fetching the image URL failed with HTTP status {response.status_code}.",
-            param=param,
-            code="remote_fetch_failed",
-        )
-    if response.headers.get("content-encoding", "").strip().lower() not in _IDENTITY_ENCODINGS:
-        raise InvalidRequestError(
-            "The image URL answered with a compressed (Content-Encoding) body, which is not accepted.",
-            param=param,
-            code="remote_fetch_failed",
-        )
-    declared = response.headers.get("content-length", "").strip()
-    if declared.isdigit() and int(declared) > config.max_bytes:
-        raise _too_large(config, param)
-    body = bytearray()
-    for chunk in response.iter_raw():
-        body += chunk
-        if len(body) > config.max_bytes:
-            raise _too_large(config, param)
-    if not body:
-        raise InvalidRequestError("The image URL returned an empty body.", param=param, code="empty_image")
-    return _media_type(response.headers.get("content-type")), bytes(body)
-
-
-def _too_large(config: RemoteFetchConfig, param: str) -> PayloadTooLargeError:
-    return PayloadTooLargeError(
-        f"The image is larger than the limit of {config.max_bytes} bytes.", param=param, code="image_too_large"
-    )
-
-
-def _media_type(content_type: str | None) -> str | None:
-    """The header's ``type/subtype`` lower-cased without parameters; None when absent or malformed."""
-    if content_type is None:
-        return None
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type if _MEDIA_TYPE_RE.fullmatch(media_type) else None

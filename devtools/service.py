@@ -1,7 +1,9 @@
-"""Start the real service the way users do (`serve run CONFIG`) and stop it cleanly."""
+"""Start the real service the way users do (`python -m serve_app.ops.launch CONFIG`, what `make serve` runs)
+and stop it cleanly: the harness the end-to-end tests and the benchmarks share."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -14,10 +16,21 @@ from pathlib import Path
 import httpx
 import psutil
 import yaml
+from PIL import Image
 
 from serve_app.ops.ray_auth import cluster_env
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
+TINY_MODEL_DIR = Path(os.environ.get("QVS_TINY_MODEL", ROOT / ".cache" / "tiny-qwen3-vl"))
+
+
+def png_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+    """A small solid-colour PNG, made in memory."""
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 SERVE_BIN = Path(sys.executable).parent / "serve"
 
 

@@ -1,0 +1,127 @@
+"""Offline moderation: the service's validation, VLM engine and content policy as one Ray Data job.
+
+Usage (from the project root)::
+
+    python -m jobs.batch_moderate --input photos/ --output moderated/ \\
+        --model Qwen/Qwen3-VL-8B-Instruct --device cuda --batch-size 16 --num-actors 2
+
+    python -m jobs.batch_moderate --input requests.parquet --output moderated/ \\
+        --model .cache/tiny-qwen3-vl --dtype float32 --device cpu --serve-config configs/cpu.yaml
+
+Input (``--input``):
+
+* a directory of images (``.jpg .jpeg .png .webp .gif``, searched recursively; names starting with
+  ``.`` or ``_`` are skipped). A row's ``id`` is the image's path relative to the directory; its prompt
+  is the sidecar ``NAME.png.txt`` or ``NAME.txt`` next to the image (stripped), else ``--prompt``;
+* or a Parquet file or directory with the columns ``id`` (unique), ``prompt`` (null: ``--prompt``),
+  and ``image`` (bytes, nullable) and/or ``image_path`` (relative paths resolve against the directory
+  of the Parquet input). A row without an image is a text-only request.
+
+Each row goes the service's way: ``validate_chat_request`` (the image travels as Base64, so its type
+is sniffed from its bytes as for an API client), the input policy check on its text and images (a
+blocked input never reaches the model), ``VLMEngine.generate_batch`` on the batch's unblocked rows,
+then the output policy check. Decisions are audited with ``--audit-url`` (off by default).
+
+Output (``--output``): Parquet parts ``part-<hash>.parquet``, one row per input (``ResultRow``),
+each part written by the actor that processed its batch, to a hidden temporary file first and then
+renamed, so a part is either complete or absent. Read it with ``pandas.read_parquet(OUT)``.
+
+Resume: a run first reads the ids already in ``OUT`` (parts that cannot be read are renamed to
+``.<name>.corrupt`` and their rows done again; stale temporary files are deleted) and processes only
+the others, so rerunning the same command after a crash finishes the job without redoing rows. A
+part's name is a hash of its ids, so a batch that Ray retries replaces its own part rather than
+adding a copy. One job at a time per ``OUT``. Rows are final once written, whatever their status;
+``--retry-errors`` first removes the rows of status ``error`` (engine or audit failures, e.g. out of
+memory) from their parts, so that they are done again.
+"""
+
+from jobs.batch_moderate.inputs import detect_format, drop_finished, list_image_dir, parquet_files, read_parquet_ids
+from jobs.batch_moderate.job import Plan, build_dataset, build_parser, main, make_plan, run
+from jobs.batch_moderate.rows import OUTPUT_SCHEMA, InputRow, ResultRow, arrow_schema
+from jobs.batch_moderate.settings import (
+    CORRUPT_SUFFIX,
+    DEFAULT_AUDIT_JOURNAL_DIR,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_CPU_ACTOR_CPUS,
+    DEFAULT_GPU_ACTOR_CPUS,
+    DEFAULT_GPU_ACTOR_GPUS,
+    DEFAULT_NUM_ACTORS,
+    DEFAULT_PROMPT,
+    DEFAULT_TEMPERATURE,
+    FIRST_SERVER_ERROR_STATUS,
+    IMAGE_SUFFIXES,
+    INTERNAL_ERROR_CODE,
+    PARQUET_SUFFIX,
+    PART_HASH_CHARS,
+    PART_PREFIX,
+    POLICY_DEPLOYMENT,
+    RETRY_STATUSES,
+    SERVE_IMPORT_PATH,
+    SIDECAR_SUFFIX,
+    VALIDATOR_DEPLOYMENT,
+    InputFormat,
+    JobConfig,
+    RunSummary,
+    SamplingSettings,
+    Status,
+    WorkerSettings,
+    build_job_config,
+    job_config_from_serve,
+    load_job_config,
+)
+from jobs.batch_moderate.store import OutputState, part_name, scan_output, write_part
+from jobs.batch_moderate.worker import ModerationWorker, build_job_moderator
+
+__all__ = [
+    "CORRUPT_SUFFIX",
+    "DEFAULT_AUDIT_JOURNAL_DIR",
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_CPU_ACTOR_CPUS",
+    "DEFAULT_GPU_ACTOR_CPUS",
+    "DEFAULT_GPU_ACTOR_GPUS",
+    "DEFAULT_NUM_ACTORS",
+    "DEFAULT_PROMPT",
+    "DEFAULT_TEMPERATURE",
+    "FIRST_SERVER_ERROR_STATUS",
+    "IMAGE_SUFFIXES",
+    "INTERNAL_ERROR_CODE",
+    "OUTPUT_SCHEMA",
+    "PARQUET_SUFFIX",
+    "PART_HASH_CHARS",
+    "PART_PREFIX",
+    "POLICY_DEPLOYMENT",
+    "RETRY_STATUSES",
+    "SERVE_IMPORT_PATH",
+    "SIDECAR_SUFFIX",
+    "VALIDATOR_DEPLOYMENT",
+    "InputFormat",
+    "InputRow",
+    "JobConfig",
+    "ModerationWorker",
+    "OutputState",
+    "Plan",
+    "ResultRow",
+    "RunSummary",
+    "SamplingSettings",
+    "Status",
+    "WorkerSettings",
+    "arrow_schema",
+    "build_dataset",
+    "build_job_config",
+    "build_job_moderator",
+    "build_parser",
+    "detect_format",
+    "drop_finished",
+    "job_config_from_serve",
+    "list_image_dir",
+    "load_job_config",
+    "logger",
+    "main",
+    "make_plan",
+    "parquet_files",
+    "part_name",
+    "read_parquet_ids",
+    "run",
+    "scan_output",
+    "write_part",
+]
