@@ -1,10 +1,11 @@
-"""Watch a deployment start: ready when every application runs, failed (with one readable line) when
-Serve gives up on a deployment.
+"""Watch a deployment start: ready when every application runs, failed (with one readable line) as
+soon as a replica fails to start.
 
-Serve marks a deployment ``DEPLOY_FAILED`` once its replicas failed to start ``3 x replicas`` times
-in a row (``RAY_SERVE_MAX_PER_REPLICA_RETRY_COUNT``), and then keeps the cluster up; the launcher
-turns that into an exit code and a line naming the deployment and the error, instead of a log that
-repeats a traceback every few seconds.
+Serve retries a replica whose constructor raised (``3 x replicas`` times, then ``DEPLOY_FAILED``) and
+keeps the cluster up either way. At launch, nothing has started yet and a constructor error is
+almost always deterministic (a config value, a missing model), so the first failure ends the launch
+with an exit code and a line naming the deployment and the error, instead of minutes of retries and
+a log that repeats a traceback.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ if TYPE_CHECKING:  # importing Ray reads RAY_AUTH_MODE: the launcher sets it fir
 Phase = Literal["starting", "ready", "failed"]
 
 _FAILED = "DEPLOY_FAILED"  # ApplicationStatus and DeploymentStatus spell it the same
+_REPLICA_FAILED = "A replica failed to start"  # the start of Serve's message while it retries
 # "pkg.module.SomeError: text" or "SomeError: text": the line a Python traceback ends with
 _EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?([A-Z]\w*(?:Error|Exception|Exit|Interrupt))(?::\s*(.*))?$")
 _PYDANTIC_NOISE = re.compile(r"\s*\[type=[^\]]*\]|^\s*For further information visit .*$")
@@ -37,7 +39,7 @@ def assess(status: ServeStatus, apps: list[str]) -> StartupState:
         if app is None:
             continue
         for deployment_name, deployment in app.deployments.items():
-            if str(_value(deployment.status)) == _FAILED:
+            if str(_value(deployment.status)) == _FAILED or (deployment.message or "").startswith(_REPLICA_FAILED):
                 return StartupState(
                     "failed", f"deployment {deployment_name} of {name}: {summarize(deployment.message)}"
                 )

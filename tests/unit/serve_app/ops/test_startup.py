@@ -60,3 +60,9 @@ def test_summarize_keeps_the_last_exception_and_falls_back_to_the_text() -> None
     assert summarize("Traceback:\n  x\nFileNotFoundError: [Errno 2] nope") == "FileNotFoundError: [Errno 2] nope"
     assert summarize("replica died") == "replica died"
     assert summarize("") == "no message from Serve"
+
+
+def test_the_first_replica_that_fails_to_start_fails_the_start() -> None:
+    retrying = "A replica failed to start with exception. Retrying 2 more time(s). Error:\n" + TRACEBACK
+    state = assess(_status("qwen-vl", {"Ingress": ("UPDATING", retrying), "VLM": ("HEALTHY", "")}), ["qwen-vl"])
+    assert state.phase == "failed" and state.detail.startswith("deployment Ingress of qwen-vl: ValidationError")
