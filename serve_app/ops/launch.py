@@ -35,6 +35,8 @@ import traceback
 from pathlib import Path
 from types import FrameType
 
+import httpx
+
 from pipelines.core.paths import project_root
 from serve_app.ops.preflight import ConfigError, check_config
 from serve_app.ops.processes import (
@@ -53,7 +55,8 @@ from serve_app.ops.startup import assess
 BIN = Path(sys.executable).parent
 DEFAULT_METRICS_PORT = 8080
 DEFAULT_DASHBOARD_PORT = 8265
-STATUS_POLL_S = 1.0
+STATUS_POLL_S = 0.5
+PROBE_TIMEOUT_S = 2.0
 SERVE_EXIT_GRACE_S = 30.0  # serve run shuts Serve down on SIGINT; beyond this it is killed
 KILL_GRACE_S = 10.0  # SIGTERM -> SIGKILL for what is left of the cluster after a drained stop
 ABORT_GRACE_S = 2.0  # the same when start-up was interrupted: nothing to drain, stop at once
@@ -97,9 +100,10 @@ def _fail(message: str) -> int:
 class Launch:
     """One launch: its environment, the processes it started, and its stop."""
 
-    def __init__(self, args: argparse.Namespace, apps: list[str], env: dict[str, str]) -> None:
+    def __init__(self, args: argparse.Namespace, apps: list[str], env: dict[str, str], ready_url: str) -> None:
         self.args = args
         self.apps = apps
+        self.ready_url = ready_url
         self.env = env
         self.launch_id = env[LAUNCH_ID_ENV]
         self.serve: subprocess.Popen[bytes] | None = None
@@ -170,7 +174,9 @@ class Launch:
         return self.stop_serve()
 
     def wait_until_ready(self) -> str | None:
-        """None once every application runs; else why the start failed."""
+        """None once the service is ready (every application runs, or its /readyz answers 200: Serve's
+        status can lag what clients already see, and from then on a stop must drain); else why the
+        start failed."""
         from ray import serve
 
         assert self.serve is not None
@@ -178,12 +184,18 @@ class Launch:
             if self.serve.poll() is not None:
                 return f"`serve run` exited with code {self.serve.returncode} during start-up (its output is above)"
             state = assess(serve.status(), self.apps)
-            if state.phase == "ready":
+            if state.phase == "ready" or (state.phase == "starting" and self.answers_ready()):
                 return None
             if state.phase == "failed":
                 return f"start-up failed: {state.detail}"
             reap_adopted(keep={self.serve.pid})
             time.sleep(STATUS_POLL_S)
+
+    def answers_ready(self) -> bool:
+        try:
+            return httpx.get(self.ready_url, timeout=PROBE_TIMEOUT_S).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def stop_serve(self) -> int:
         if self.serve is None:
@@ -233,7 +245,16 @@ def main(argv: list[str] | None = None) -> int:
     apps = [app["name"] for app in config.get("applications") or []]
     env = {**os.environ, LAUNCH_ID_ENV: new_launch_id(), "QVS_HOME": str(project_root())}
     _log(f"Ray token: {token.describe()}")
-    return Launch(args, apps, env).run()
+    return Launch(args, apps, env, readiness_url(config)).run()
+
+
+def readiness_url(config: dict) -> str:
+    """Where this config's /readyz answers, as a local client reaches it."""
+    http = config.get("http_options") or {}
+    host = http.get("host") or "127.0.0.1"
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"http://{host}:{http.get('port') or 8000}/readyz"
 
 
 if __name__ == "__main__":

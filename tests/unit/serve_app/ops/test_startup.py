@@ -66,3 +66,10 @@ def test_the_first_replica_that_fails_to_start_fails_the_start() -> None:
     retrying = "A replica failed to start with exception. Retrying 2 more time(s). Error:\n" + TRACEBACK
     state = assess(_status("qwen-vl", {"Ingress": ("UPDATING", retrying), "VLM": ("HEALTHY", "")}), ["qwen-vl"])
     assert state.phase == "failed" and state.detail.startswith("deployment Ingress of qwen-vl: ValidationError")
+
+
+def test_the_launcher_probes_readiness_where_a_local_client_would() -> None:
+    from serve_app.ops.launch import readiness_url
+
+    assert readiness_url({"http_options": {"host": "0.0.0.0", "port": 8001}}) == "http://127.0.0.1:8001/readyz"
+    assert readiness_url({"http_options": {"host": "127.0.0.1", "port": 8000}}) == "http://127.0.0.1:8000/readyz"
