@@ -249,7 +249,7 @@ def test_record_stays_fast_while_the_database_is_slow(tmp_path: Path, monkeypatc
     def slow_write(self: AuditStore, records: Any) -> int:
         if db_slow.is_set():
             in_slow_write.set()
-            time.sleep(0.5)
+            time.sleep(2.0)  # longer than 40 journal appends take even on a loaded 2-core machine
             in_slow_write.clear()
         return real_write(self, records)
 
