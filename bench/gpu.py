@@ -1,275 +1,304 @@
-"""GPU benchmark: the real Qwen3-VL-8B architecture with random weights, continuously batched.
+"""GPU benchmark: the Qwen3-VL-8B architecture with random weights on the continuous engine.
 
-No weights can be downloaded where this project is built, so the benchmark builds a checkpoint of
-the published architecture (``configs/qwen3-vl-8b-architecture.json``, 8.77B parameters) with
-random weights, saves it with ``save_pretrained`` and loads it through the service's own loader
-(``pipelines.engine.vlm``): the compute per token is the real model's. Per quantisation it prints time
-to first token and output tokens/s at each concurrency, the peak GPU memory, plain
-``model.generate`` one request at a time as the baseline, and the decode rate at concurrency 1 as
-a fraction of the memory-bandwidth limit (weight bytes / measured device copy bandwidth).
+The model is built straight in GPU memory in bfloat16 from ``configs/qwen3-vl-8b-architecture.json``
+(8.77B parameters; random weights cost the same per token as real ones; nothing is written to
+disk) and served by the same ``ContinuousEngine`` as the service (CUDA graphs, flash-attn when
+installed). Printed, as a markdown report and, with ``--json``, one JSON line last:
 
-Run on a GPU machine:   ``python -m bench.gpu --work-dir /data/qvs-bench``
-CPU smoke test (tiny):  ``python -m bench.gpu --small`` (what tests/unit/test_bench_gpu.py runs)
+- ms per decode step at batch 1/8/32/64 (the engine's step period while the batch is full), next
+  to the bandwidth floor measured on the same device (weights + KV read once per step at the
+  speed of a large device-to-device copy);
+- TTFT and TPOT p50/p99 at concurrency 1/8/32/64, closed-loop clients, a distinct image per
+  request and exactly 128 output tokens (end-of-sequence disabled), output tokens/s, and peak
+  GPU memory;
+- ``transformers``' ``generate`` on the same requests (one batch per level) as the reference,
+  with the engine's throughput as a ratio of it.
+
+``python -m bench.engine --gpu [--quick]`` (``--quick``: one round per level, fits in 6 minutes on
+an H200); ``python -m bench.gpu --small`` runs the whole script on the CPU with the tiny
+architecture (what ``tests/unit/test_bench_gpu.py`` does).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import statistics
-import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image
-from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
-from devtools.tiny_model import TinyModelSpec, build_config, build_processor, train_tokenizer
+from bench.random_model import ARCHITECTURE, GPU_MAX_PIXELS, random_engine, random_prompt
+from devtools.tiny_model import TinyModelSpec
 from pipelines.core.types import GenerationRequest, GenerationResult, ImagePart, Message, SamplingParams, TextPart
-from pipelines.engine.continuous import ContinuousEngine, StreamEvent
-from pipelines.engine.vlm import EngineConfig, Quantization, VLMEngine
+from pipelines.engine import PreparedRequest, SchedulerConfig, StreamEvent
+from pipelines.engine.continuous import ContinuousEngine
+from pipelines.engine.vlm import VLMEngine
 
-ROOT = Path(__file__).resolve().parents[1]
-ARCHITECTURE = ROOT / "configs" / "qwen3-vl-8b-architecture.json"
+__all__ = ["ARCHITECTURE", "main"]
+
 PROMPT = "Describe this product photo for a shop page."
 COPY_BYTES = 1 << 30
+STEP_PROMPT_TOKENS = 256  # the decode-step measurement's text prompts
+STEP_WARMUP = 8  # full-batch steps skipped before timing
 
 
 @dataclass
-class LevelResult:
+class Level:
     concurrency: int
     requests: int
-    ttft_p50_s: float
-    ttft_p99_s: float
+    ttft_p50_ms: float
+    ttft_p99_ms: float
+    tpot_p50_ms: float
+    tpot_p99_ms: float
     output_tokens_per_s: float
-    wall_s: float
+    hf_generate_tokens_per_s: float | None = None
+
+    @property
+    def over_hf(self) -> float | None:
+        return self.output_tokens_per_s / self.hf_generate_tokens_per_s if self.hf_generate_tokens_per_s else None
 
 
-def build_random_checkpoint(out: Path, architecture: Path | None, device: str, dtype: torch.dtype) -> Path:
-    """The architecture with random weights, plus a locally trained tokenizer and the processor."""
-    if (out / "config.json").exists():
-        return out
-    spec = TinyModelSpec(max_pixels=1024 * 1024) if architecture else TinyModelSpec()
-    tokenizer = train_tokenizer(spec.vocab_size)
-    config = build_config(spec, tokenizer)
-    if architecture is not None:
-        published = json.loads(architecture.read_text())
-        published.pop("_comment", None)
-        special = {k: getattr(config, k) for k in ("image_token_id", "video_token_id")}
-        special |= {k: getattr(config, k) for k in ("vision_start_token_id", "vision_end_token_id")}
-        config = Qwen3VLConfig(**published, **special)
-        config.text_config.pad_token_id = tokenizer.pad_token_id
-        config.text_config.eos_token_id = tokenizer.eos_token_id
-    torch.manual_seed(0)
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)
-    try:
-        with torch.device(device):  # initialise where it will run: an 8B model in fp32 on CPU is slow
-            model = Qwen3VLForConditionalGeneration(config).eval()
-    finally:
-        torch.set_default_dtype(previous)
-    model.generation_config.eos_token_id = [tokenizer.eos_token_id]
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    build_processor(spec, tokenizer).save_pretrained(out)
-    del model
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    return out
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def make_requests(n: int, image_size: int, max_tokens: int, tag: str) -> list[GenerationRequest]:
-    image = Image.new("RGB", (image_size, image_size), (180, 120, 60))
-    return [
-        GenerationRequest(
-            f"{tag}-{i}",
-            [Message("user", [ImagePart(image, "image/png", 0), TextPart(f"{PROMPT} ({i})")])],
-            SamplingParams(max_tokens=max_tokens),
-        )
-        for i in range(n)
-    ]
+def image_request(index: int, side: int, max_tokens: int, tag: str) -> GenerationRequest:
+    """A distinct random image per request (no two prompts share pixels), then the question."""
+    pixels = np.random.default_rng(index).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    parts = [ImagePart(Image.fromarray(pixels), "image/png", 0), TextPart(f"{PROMPT} ({index})")]
+    return GenerationRequest(f"{tag}-{index}", [Message("user", parts)], SamplingParams(max_tokens=max_tokens))
 
 
-def run_level(engine: ContinuousEngine, concurrency: int, total: int, image_size: int, max_tokens: int) -> LevelResult:
-    """``concurrency`` closed-loop clients submitting ``total`` requests to the continuous engine."""
-    requests = make_requests(total, image_size, max_tokens, f"c{concurrency}")
+def decode_step_ms(cont: ContinuousEngine, batch: int, steps: int) -> float:
+    """Median period of the engine's steps while exactly ``batch`` sequences decode (prefill over)."""
+    stamps: list[tuple[float, int]] = []
+    cont.on_step = lambda size: stamps.append((time.perf_counter(), size))
+    done = threading.Semaphore(0)
+
+    def sink(event: StreamEvent) -> None:
+        if event.result is not None:
+            done.release()
+
+    # long enough that all `batch` sequences decode together for the warm-up and timed steps,
+    # however many steps their prefills are spread over
+    admitting = batch * STEP_PROMPT_TOKENS // cont.scheduler.prefill_chunk_tokens + 1
+    budget = STEP_WARMUP + steps + admitting + 4
+    for i in range(batch):
+        request = GenerationRequest(f"step{batch}-{i}", [Message("user", [TextPart("")])], SamplingParams(budget))
+        cont.submit(PreparedRequest(request, random_prompt(cont.engine, STEP_PROMPT_TOKENS, seed=i)), sink)
+    for _ in range(batch):
+        done.acquire()
+    cont.on_step = None
+    full = [t for t, size in stamps if size == batch][STEP_WARMUP:]
+    periods = [b - a for a, b in itertools.pairwise(full)]
+    return statistics.median(periods) * 1e3
+
+
+def run_level(cont: ContinuousEngine, concurrency: int, total: int, side: int, max_tokens: int) -> Level:
+    """``concurrency`` closed-loop clients submitting ``total`` requests (encoded on the engine's
+    admission threads, as in the service)."""
+    requests = [image_request(i, side, max_tokens, f"c{concurrency}") for i in range(total)]
     results: list[GenerationResult] = []
     lock = threading.Lock()
-    done = threading.Semaphore(0)
-    next_index = 0
+    finished = threading.Semaphore(0)
+    cursor = iter(requests)
 
     def submit_next() -> None:
-        nonlocal next_index
         with lock:
-            if next_index >= len(requests):
-                return
-            request = requests[next_index]
-            next_index += 1
-        engine.submit(request, on_event)
+            request = next(cursor, None)
+        if request is not None:
+            cont.submit(request, on_event)
 
     def on_event(event: StreamEvent) -> None:
         if event.result is None:
             return
         if not isinstance(event.result, GenerationResult):
-            raise RuntimeError(f"request failed: {event.result}")
+            raise RuntimeError(f"request failed: {event.result!r}")
         with lock:
             results.append(event.result)
-        done.release()
+        finished.release()
         submit_next()
 
     started = time.perf_counter()
     for _ in range(min(concurrency, total)):
         submit_next()
     for _ in range(total):
-        done.acquire()
+        finished.acquire()
     wall = time.perf_counter() - started
-    ttfts = sorted(r.first_token_s or 0.0 for r in results)
-    tokens = sum(r.completion_tokens for r in results)
-    return LevelResult(
+    assert all(r.completion_tokens == max_tokens for r in results), "every request must produce max_tokens"
+    ttft = [(r.first_token_s or 0.0) * 1e3 for r in results]
+    tpot = [(r.decode_s or 0.0) * 1e3 / max(r.completion_tokens - 1, 1) for r in results]
+    return Level(
         concurrency=concurrency,
         requests=total,
-        ttft_p50_s=statistics.median(ttfts),
-        ttft_p99_s=ttfts[min(len(ttfts) - 1, round(0.99 * (len(ttfts) - 1)))],
-        output_tokens_per_s=tokens / wall,
-        wall_s=wall,
+        ttft_p50_ms=statistics.median(ttft),
+        ttft_p99_ms=_percentile(ttft, 0.99),
+        tpot_p50_ms=statistics.median(tpot),
+        tpot_p99_ms=_percentile(tpot, 0.99),
+        output_tokens_per_s=sum(r.completion_tokens for r in results) / wall,
     )
 
 
-def baseline(engine: VLMEngine, runs: int, image_size: int, max_tokens: int) -> tuple[float, float]:
-    """Plain ``model.generate`` (the engine's per-batch path) one request at a time: tokens/s, s/request."""
-    tokens = 0
+def hf_generate_rate(engine: VLMEngine, concurrency: int, side: int, max_tokens: int) -> float:
+    """``transformers``' ``generate`` on one batch of ``concurrency`` such requests: output tokens/s."""
+    requests = [image_request(10_000 + i, side, max_tokens, "hf") for i in range(concurrency)]
+    _sync()
     started = time.perf_counter()
-    for request in make_requests(runs, image_size, max_tokens, "baseline"):
-        result = engine.generate_batch([request])[0]
-        assert isinstance(result, GenerationResult), result
-        tokens += result.completion_tokens
+    results = engine.generate_batch(requests)
+    _sync()
     wall = time.perf_counter() - started
-    return tokens / wall, wall / runs
+    assert all(isinstance(r, GenerationResult) and r.completion_tokens == max_tokens for r in results), results
+    return concurrency * max_tokens / wall
 
 
 def copy_bandwidth(device: torch.device) -> float:
-    """Bytes/s of a device-to-device copy (read + write), the decode roofline's denominator."""
+    """Bytes/s of a device-to-device copy (read + write): the decode roofline's denominator."""
     size = COPY_BYTES if device.type == "cuda" else COPY_BYTES // 16
     src = torch.empty(size, dtype=torch.uint8, device=device)
     dst = torch.empty_like(src)
     dst.copy_(src)
-    _sync(device)
-    started = time.perf_counter()
+    _sync()
     reps = 10
+    started = time.perf_counter()
     for _ in range(reps):
         dst.copy_(src)
-    _sync(device)
+    _sync()
     return 2 * size * reps / (time.perf_counter() - started)
 
 
 def weight_bytes(model: torch.nn.Module) -> int:
-    return sum(p.numel() * p.element_size() for p in model.parameters()) + sum(
-        b.numel() * b.element_size() for b in model.buffers()
-    )
+    tensors = [*model.parameters(), *model.buffers()]
+    return sum(t.numel() * t.element_size() for t in tensors)
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+def _sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--small", action="store_true", help="tiny architecture on the CPU: a smoke test")
+    parser.add_argument("--quick", action="store_true", help="one round per level (fits in 6 minutes on an H200)")
+    parser.add_argument("--json", action="store_true", help="also print the numbers as one JSON line, last")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32, 64], help="decode-step batch sizes")
+    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--image-size", type=int, default=448)
+    parser.add_argument("--rounds", type=int, default=3, help="requests per level = rounds x concurrency")
+    parser.add_argument("--step-samples", type=int, default=64, help="timed decode steps per batch size")
+    parser.add_argument("--context", type=int, default=1024, help="KV-cache slot length")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds, args.step_samples = 1, 32
+    if args.small:
+        args.concurrency, args.batches, args.max_tokens = [1, 4], [1, 4], 8
+        args.image_size, args.rounds, args.step_samples, args.context = 64, 1, 8, 512
+    return args
 
 
 def main(argv: list[str] | None = None) -> str:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--work-dir", type=Path, help="where the random checkpoint is written (~18 GB for 8B)")
-    parser.add_argument("--small", action="store_true", help="tiny architecture on CPU: a smoke test of this script")
-    parser.add_argument("--quantization", nargs="+", default=["none", "4bit"], choices=["none", "8bit", "4bit"])
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
-    parser.add_argument("--max-tokens", type=int, default=128)
-    parser.add_argument("--image-size", type=int, default=448)
-    parser.add_argument("--rounds", type=int, default=2, help="requests per level = rounds x concurrency")
-    parser.add_argument("--baseline-runs", type=int, default=4)
-    args = parser.parse_args(argv)
-    if args.small:
-        args.quantization, args.concurrency, args.max_tokens = ["none"], [1, 4], 8
-        args.image_size, args.rounds, args.baseline_runs = 64, 1, 2
-    device = "cuda" if torch.cuda.is_available() and not args.small else "cpu"
-    dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    work = args.work_dir or Path(tempfile.mkdtemp(prefix="qvs-gpu-bench-"))
-    checkpoint = build_random_checkpoint(work / "checkpoint", None if args.small else ARCHITECTURE, device, dtype)
-
-    lines = [
-        f"# bench.gpu {datetime.now(UTC).isoformat(timespec='seconds')}",
-        f"machine: {platform.node()} {platform.machine()}, "
-        + (torch.cuda.get_device_name(0) if device == "cuda" else f"CPU ({torch.get_num_threads()} threads)"),
-        f"architecture: {'tiny (smoke test)' if args.small else ARCHITECTURE.name}, random weights, {dtype}",
-        f"workload: {args.image_size}x{args.image_size} image + text, {args.max_tokens} output tokens, greedy",
-        "",
-    ]
-    for quantization in args.quantization:
-        lines += bench_quantization(checkpoint, quantization, device, args)
-    report = "\n".join(lines)
+    args = parse(argv)
+    device = torch.device("cuda" if torch.cuda.is_available() and not args.small else "cpu")
+    dtype = "bfloat16" if device.type == "cuda" else "float32"
+    started = time.perf_counter()
+    engine = random_engine(
+        spec=TinyModelSpec() if args.small else TinyModelSpec(max_pixels=GPU_MAX_PIXELS),
+        architecture=None if args.small else ARCHITECTURE,
+        device=device.type,
+        dtype=dtype,
+        scheduler=SchedulerConfig(max_context_tokens=args.context),
+    )
+    built_s = time.perf_counter() - started
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    started = time.perf_counter()
+    cont = ContinuousEngine(engine, max(*args.concurrency, *args.batches), warmup=True)
+    ready_s = time.perf_counter() - started
+    try:
+        steps = {b: decode_step_ms(cont, b, args.step_samples) for b in args.batches}
+        levels = [
+            run_level(cont, c, c * args.rounds if c > 1 else max(args.rounds, 4), args.image_size, args.max_tokens)
+            for c in args.concurrency
+        ]
+        stats = cont.stats()
+    finally:
+        cont.close()
+    peak_gib = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else float("nan")
+    for level in levels:
+        level.hf_generate_tokens_per_s = hf_generate_rate(engine, level.concurrency, args.image_size, args.max_tokens)
+    bandwidth = copy_bandwidth(device)
+    weights = weight_bytes(engine.model)
+    kv_token = stats.kv_cache_bytes / (stats.slots * stats.max_context_tokens)
+    context = STEP_PROMPT_TOKENS + STEP_WARMUP + args.step_samples // 2
+    floor = {b: (weights + b * context * kv_token) / bandwidth * 1e3 for b in args.batches}
+    numbers: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "device": torch.cuda.get_device_name(0) if device.type == "cuda" else f"CPU ({platform.machine()})",
+        "architecture": "tiny (smoke test)" if args.small else ARCHITECTURE.name,
+        "dtype": dtype,
+        "attention": stats.attention,
+        "cuda_graphs": stats.cuda_graphs,
+        "graph_error": stats.graph_error,
+        "build_s": built_s,
+        "engine_ready_s": ready_s,
+        "weights_gb": weights / 1e9,
+        "copy_bandwidth_gb_s": bandwidth / 1e9,
+        "decode_step_ms": steps,
+        "floor_step_ms": floor,
+        "floor_over_step": {b: floor[b] / steps[b] for b in args.batches},
+        "peak_gpu_gib": peak_gib,
+        "levels": [asdict(level) | {"over_hf_generate": level.over_hf} for level in levels],
+        "max_tokens": args.max_tokens,
+        "image_size": args.image_size,
+    }
+    report = render(numbers)
     print(report)
+    if args.json:
+        print(json.dumps(numbers))
     return report
 
 
-def bench_quantization(
-    checkpoint: Path, quantization: Quantization, device: str, args: argparse.Namespace
-) -> list[str]:
-    if quantization != "none" and device != "cuda":
-        return [f"## {quantization}: skipped (bitsandbytes needs a CUDA GPU)", ""]
-    config = EngineConfig(
-        model=str(checkpoint),
-        dtype="bfloat16" if device == "cuda" else "float32",
-        device=device,
-        quantization=quantization,
-        local_files_only=True,
-    )
-    engine = VLMEngine(config)
-    torch_device = torch.device(device)
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    continuous = ContinuousEngine(engine, max_running=max(args.concurrency))
-    try:
-        levels = [run_level(continuous, c, c * args.rounds, args.image_size, args.max_tokens) for c in args.concurrency]
-    finally:
-        continuous.close()
-    peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else float("nan")
-    base_rate, base_latency = baseline(engine, args.baseline_runs, args.image_size, args.max_tokens)
-    bandwidth = copy_bandwidth(torch_device)
-    weights = weight_bytes(engine.model)
-    limit = bandwidth / weights  # decode steps/s if every step only streamed the weights once
-    c1 = next((lv for lv in levels if lv.concurrency == 1), None)
-    decode_rate = None
-    if c1 is not None:
-        per_request_s = c1.wall_s / c1.requests
-        decode_rate = (args.max_tokens - 1) / max(per_request_s - c1.ttft_p50_s, 1e-9)
-    out = [
-        f"## quantization {quantization}",
-        f"weights {weights / 2**30:.2f} GiB; peak GPU memory {peak:.2f} GiB; copy bandwidth {bandwidth / 1e9:.0f} GB/s",
+def render(n: dict[str, Any]) -> str:
+    lines = [
+        f"# bench.gpu {n['date']}",
+        f"device: {n['device']}; {n['architecture']}, random weights, {n['dtype']}, attention {n['attention']}, "
+        f"{n['cuda_graphs']} CUDA graphs" + (f" (capture failed: {n['graph_error']})" if n["graph_error"] else ""),
+        f"weights {n['weights_gb']:.2f} GB; copy bandwidth {n['copy_bandwidth_gb_s']:.0f} GB/s; "
+        f"peak GPU memory {n['peak_gpu_gib']:.2f} GiB; model built in {n['build_s']:.1f} s, engine ready "
+        f"(graphs + warm-up) in {n['engine_ready_s']:.1f} s",
         "",
-        "| concurrency | requests | TTFT p50 ms | TTFT p99 ms | output tok/s |",
-        "|---|---|---|---|---|",
+        "| batch | decode step ms | bandwidth floor ms | floor / step |",
+        "|---|---|---|---|",
     ]
-    out += [
-        f"| {lv.concurrency} | {lv.requests} | {lv.ttft_p50_s * 1000:.1f} | {lv.ttft_p99_s * 1000:.1f} | "
-        f"{lv.output_tokens_per_s:.1f} |"
-        for lv in levels
-    ]
-    out += [
+    for b, ms in n["decode_step_ms"].items():
+        lines.append(f"| {b} | {ms:.2f} | {n['floor_step_ms'][b]:.2f} | {n['floor_over_step'][b]:.0%} |")
+    lines += [
         "",
-        f"baseline, plain model.generate one request at a time: {base_rate:.1f} output tok/s "
-        f"({base_latency * 1000:.0f} ms per request)",
+        f"{n['image_size']}x{n['image_size']} distinct image + text per request, exactly {n['max_tokens']} output "
+        "tokens, greedy; HF generate = one `model.generate` batch of the same requests",
+        "",
+        "| concurrency | requests | TTFT p50 ms | TTFT p99 ms | TPOT p50 ms | TPOT p99 ms | output tok/s "
+        "| HF generate tok/s | engine / HF |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    if decode_rate is not None:
-        out.append(
-            f"decode at concurrency 1: {decode_rate:.1f} tok/s = {decode_rate / limit:.0%} of the bandwidth limit "
-            f"({limit:.1f} tok/s = {bandwidth / 1e9:.0f} GB/s / {weights / 1e9:.2f} GB)"
+    for lv in n["levels"]:
+        lines.append(
+            f"| {lv['concurrency']} | {lv['requests']} | {lv['ttft_p50_ms']:.1f} | {lv['ttft_p99_ms']:.1f} | "
+            f"{lv['tpot_p50_ms']:.2f} | {lv['tpot_p99_ms']:.2f} | {lv['output_tokens_per_s']:.1f} | "
+            f"{lv['hf_generate_tokens_per_s']:.1f} | {lv['over_hf_generate']:.2f}x |"
         )
-    del engine
-    if device == "cuda":
-        torch.cuda.empty_cache()
-    return [*out, ""]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,9 @@ Input (``--input``):
 
 Each row goes the service's way: ``validate_chat_request`` (the image travels as Base64, so its type
 is sniffed from its bytes as for an API client), the input policy check on its text and images (a
-blocked input never reaches the model), ``VLMEngine.generate_batch`` on the batch's unblocked rows,
-then the output policy check. Decisions are audited with ``--audit-url`` (off by default).
+blocked input never reaches the model), the VLM deployment's continuous engine (``create_engine`` +
+``generate_all``) on the batch's unblocked rows, then the output policy check. Decisions are audited
+with ``--audit-url`` (off by default).
 
 Output (``--output``): Parquet parts ``part-<hash>.parquet``, one row per input (``ResultRow``),
 each part written by the actor that processed its batch, to a hidden temporary file first and then

@@ -109,7 +109,11 @@ def run(plan: Plan, args: argparse.Namespace) -> RunSummary:
         dataset = build_dataset(plan, before.ids, args.limit)
         if dataset is not None:
             settings = WorkerSettings(
-                job=job, output_dir=str(plan.out_dir), image_root=str(plan.image_root), default_prompt=args.prompt
+                job=job,
+                output_dir=str(plan.out_dir),
+                image_root=str(plan.image_root),
+                default_prompt=args.prompt,
+                max_running=args.batch_size,
             )
             on_gpu = job.engine.device == "cuda"
             default_cpus = DEFAULT_GPU_ACTOR_CPUS if on_gpu else DEFAULT_CPU_ACTOR_CPUS

@@ -87,6 +87,9 @@ class WorkerSettings(StrictConfig):
     output_dir: str
     image_root: str = Field(description="Directory that relative `image_path` and `prompt_path` resolve against.")
     default_prompt: str = DEFAULT_PROMPT
+    max_running: int = Field(
+        DEFAULT_BATCH_SIZE, gt=0, description="Sequences the actor's engine decodes together: the rows of a batch."
+    )
 
 
 @dataclass

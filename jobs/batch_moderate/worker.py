@@ -27,7 +27,8 @@ from jobs.batch_moderate.store import write_part
 from pipelines.audit import AuditLog
 from pipelines.core.errors import InvalidRequestError, ServiceError
 from pipelines.core.types import GenerationRequest, GenerationResult
-from pipelines.engine.vlm import VLMEngine
+from pipelines.engine import create_engine, generate_all
+from pipelines.engine.protocol import Engine
 from pipelines.inputs.validation import validate_chat_request
 from pipelines.moderation.images.screeners import Generate
 from pipelines.moderation.moderator import Moderator, openai_moderation
@@ -64,15 +65,16 @@ class ModerationWorker:
     :meth:`process` (``engine`` lets tests share one loaded model).
     """
 
-    def __init__(self, settings: WorkerSettings | dict[str, Any], engine: VLMEngine | None = None) -> None:
+    def __init__(self, settings: WorkerSettings | dict[str, Any], engine: Engine | None = None) -> None:
         self.settings = WorkerSettings.model_validate(settings)
         job = self.settings.job
         self.limits = job.validation
         self.params = job.sampling.params()
         self.output_dir = Path(self.settings.output_dir)
         self.image_root = Path(self.settings.image_root)
-        self.engine = engine if engine is not None else VLMEngine(job.engine)
-        self.model_version = self.engine.config.version
+        # the continuous engine the VLM deployment runs (pipelines.engine.create_engine): same decoding
+        self.engine = engine if engine is not None else create_engine(job.engine, max_running=self.settings.max_running)
+        self.model_version = job.engine.version
         # As the PolicyFilter deployment: the policy's `audit_keep_content` decides, so the log keeps all.
         self.audit = audit_log(job.audit)
         self.moderator = build_job_moderator(job, self.audit, self.model_version, self._generate_or_raise)
@@ -173,14 +175,14 @@ class ModerationWorker:
         if not requests:
             return []
         try:
-            return list(self.engine.generate_batch(requests))
+            return list(generate_all(self.engine, requests))
         except Exception as exc:  # the engine returns errors as values; anything else fails the batch
             logger.exception("generation failed for a batch of %d", len(requests))
             return [exc] * len(requests)
 
     def _generate_or_raise(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
         """The image screener's VLM question, answered by this actor's engine."""
-        results = self.engine.generate_batch(requests)
+        results = generate_all(self.engine, requests)
         for result in results:
             if isinstance(result, ServiceError):
                 raise result

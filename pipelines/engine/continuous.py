@@ -1,87 +1,71 @@
 """Iteration-level ("continuous") batching over a loaded Qwen3-VL model, with token streaming.
 
-One decode step advances every running sequence by one token. Between steps, finished or
-cancelled sequences leave the batch (their KV-cache rows are dropped) and waiting requests join:
-they are prefilled together, and their caches are left-padded and concatenated onto the running
-cache. Each sequence keeps its own positions (text and M-RoPE, as ``generate`` computes them), its
-own sampling parameters and generator, and its own stop conditions, so a greedy request produces
-the same tokens alone, in a fixed batch, or joining a batch mid-way (tested in float32).
+One engine step: waiting requests take free KV-cache slots; prefill runs, up to a token budget,
+straight into those slots (long prompts in chunks over several steps); sequences whose prefill
+completed join the decode batch; one decode step advances every decoding sequence by one token;
+finished, cancelled or past-deadline sequences leave, freeing their slots. Nothing in the KV
+cache is ever copied: see ``kv_cache``. Each sequence keeps its own positions (text and M-RoPE,
+as ``generate`` computes them), its own sampling parameters and generator, and its own stop
+conditions, so a greedy request produces the same tokens alone, in a batch, or joining mid-way
+(tested in float32 against ``generate``).
 
-Plain Python and threads: :class:`ContinuousEngine` runs its loop on one worker thread; callers
-``submit`` requests with a callback that receives :class:`StreamEvent` s on that thread.
+Per decode step the host does one thing with device data: a single copy of the step's tokens
+(sampled on the device, batched), from which it checks end-of-sequence, ``max_tokens`` and
+stop strings and streams text (incrementally detokenized). On a GPU the decode forward replays a
+CUDA graph per batch-size bucket (``runner``); on a CPU it runs the same function eagerly.
+
+Threads: :class:`ContinuousEngine` runs its loop on one worker thread; requests submitted
+unencoded are encoded on admission threads first, never on the worker. Callers ``submit`` with
+a sink that receives :class:`StreamEvent` s on the worker thread. It implements
+``pipelines.engine.protocol.Engine``.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
-from transformers import DynamicCache
 
-from pipelines.core.errors import DeadlineExceededError, InvalidRequestError, RequestCancelledError, ServiceError
+from pipelines.core.errors import InvalidRequestError, ServiceError
 from pipelines.core.types import GenerationRequest, GenerationResult
-from pipelines.engine.sampling import PerRequestSampler, _row_generator
-from pipelines.engine.vlm import EncodedPrompt, VLMEngine
+from pipelines.engine.attention import cache_layout, install
+from pipelines.engine.config import EngineConfig, SchedulerConfig
+from pipelines.engine.intake import Intake, Pending, request_of
+from pipelines.engine.kv_cache import CacheShape, SlotAllocator, SlotKVCache
+from pipelines.engine.prefill import Prefiller, PrefillJob
+from pipelines.engine.protocol import EngineStats, PreparedRequest, Sink, StreamEvent, generate_all
+from pipelines.engine.results import engine_failure
+from pipelines.engine.runner import DecodeRunner, DecodeState
+from pipelines.engine.sampling import SamplingPlan, sample_tokens
+from pipelines.engine.sequence import Sequence, cancelled_error, past_deadline, timed_out_error
+from pipelines.engine.vlm import VLMEngine, warmup_requests
+
+__all__ = ["ContinuousEngine", "StreamEvent", "create_engine"]
 
 logger = logging.getLogger(__name__)
 
-_REPLACEMENT = "\ufffd"  # what a partial UTF-8 sequence decodes to; never streamed until complete
-
 
 @dataclass
-class StreamEvent:
-    """New text for one request; the last event of a request carries its ``result``."""
+class StepTimes:
+    """Where the last engine step spent its time (seconds), for benchmarks and profiling."""
 
-    request_id: str
-    delta: str = ""
-    result: GenerationResult | ServiceError | None = None
-
-    @property
-    def final(self) -> bool:
-        return self.result is not None
-
-
-Sink = Callable[[StreamEvent], None]
-
-
-@dataclass
-class _Sequence:
-    request: GenerationRequest
-    sink: Sink
-    prompt_tokens: int
-    generator: torch.Generator | None
-    hold_back: int  # characters kept back so a stop string is never partly streamed
-    tokens: list[int] = field(default_factory=list)
-    emitted: int = 0
-    max_batch: int = 0  # most sequences that shared a decode step with this one
-    submitted_at: float = 0.0
-    admitted_at: float = 0.0
-    first_token_at: float | None = None
-    finish: str | None = None
-    error: ServiceError | None = None
-
-
-@dataclass
-class _Batch:
-    """The running sequences and their shared, left-padded KV cache."""
-
-    sequences: list[_Sequence]
-    cache: DynamicCache
-    attention_mask: torch.Tensor  # (B, L)
-    positions: torch.Tensor  # (4, B): the last position of each row (text, then M-RoPE t/h/w)
+    prefill_s: float = 0.0
+    prefill_tokens: int = 0
+    decode_s: float = 0.0
+    decode_rows: int = 0
+    total_s: float = 0.0
 
 
 class ContinuousEngine:
     """Runs a :class:`VLMEngine`'s model with iteration-level batching on a worker thread.
 
-    ``max_running`` caps the sequences in one decode step (the KV-cache budget). Submissions,
-    cancellations and deadlines take effect between steps.
+    ``max_running`` caps the sequences holding a KV-cache slot (prefilling or decoding) and sizes
+    the cache. Submissions, cancellations and deadlines take effect between steps. ``start=False``
+    leaves the thread unstarted so tests drive :meth:`step` by hand.
     """
 
     def __init__(
@@ -89,45 +73,122 @@ class ContinuousEngine:
         engine: VLMEngine,
         max_running: int,
         *,
-        idle_wait_s: float = 0.05,
+        idle_wait_s: float | None = None,
         start: bool = True,
         on_step: Callable[[int], None] | None = None,
-        max_consecutive_failures: int = 3,
+        max_consecutive_failures: int | None = None,
+        scheduler: SchedulerConfig | None = None,
+        warmup: bool | None = None,
     ) -> None:
         self.engine = engine
         self.model = engine.model
+        self.scheduler = scheduler or engine.config.scheduler
         self.max_running = max_running
-        self.idle_wait_s = idle_wait_s
-        self._inbox: queue.Queue[tuple[GenerationRequest, Sink]] = queue.Queue()
-        self._cancelled: set[str] = set()
-        self._submitted_at: dict[str, float] = {}
-        self._lock = threading.Lock()
-        self._batch: _Batch | None = None
-        self._stopping = threading.Event()
+        self.idle_wait_s = idle_wait_s if idle_wait_s is not None else self.scheduler.idle_wait_s
+        self.max_consecutive_failures = max_consecutive_failures or self.scheduler.max_consecutive_failures
+        self.on_step = on_step  # called with each decode step's batch size (metrics), on the worker thread
+        self.backend = install(self.model)
+        self.intake = Intake(self.prepare, self.scheduler.admission_threads)
+        self._waiting: list[Pending] = []
+        self._resize_lock = threading.Lock()  # stats() never sees a half-resized cache
+        self._prefilling: list[Sequence] = []
+        self._decoding: dict[int, Sequence] = {}  # slot -> sequence
+        self._plan: SamplingPlan | None = None
+        self._plan_stale = False
+        self._resize_to: int | None = None
         self.steps = 0
         self.step_sizes: dict[int, int] = {}
-        self.finished: dict[str, int] = {}  # how sequences ended: done, cancelled, deadline, error
         self.consecutive_failures = 0
-        self.max_consecutive_failures = max_consecutive_failures
-        self.on_step = on_step  # called with each decode step's batch size (metrics), on the worker thread
+        self.last_step = StepTimes()
+        # the clock of `last_step`; a benchmark on a shared CPU uses time.thread_time
+        self.step_clock: Callable[[], float] = time.perf_counter
+        self._allocate(max_running)
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="continuous-engine", daemon=True)
         self._started = start
+        self._ready = False
         if start:  # tests drive `step` by hand instead
             self._thread.start()
+        if warmup if warmup is not None else engine.config.warmup:
+            self.warmup()
+        self._ready = True
+
+    # -- KV cache and decode buffers ---------------------------------------------------------
+
+    def _allocate(self, slots: int) -> None:
+        text = self.model.config.text_config
+        self.shape = CacheShape(
+            layers=text.num_hidden_layers,
+            slots=slots,
+            max_len=self.scheduler.max_context_tokens,
+            kv_heads=text.num_key_value_heads,
+            head_dim=getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads,
+            dtype=self.model.dtype,
+        )
+        device = self.engine.device
+        self.cache = SlotKVCache(self.shape, device, cache_layout(self.backend))
+        vocab = self.model.lm_head.out_features
+        self.state = DecodeState(slots, self.shape.max_len, vocab, self.model.dtype, device)
+        self.slots = SlotAllocator(slots)
+        self.prefiller = Prefiller(self.model, self.cache)
+        self.runner = DecodeRunner(self.model, self.cache, self.state, self.backend, self.scheduler)
+        if device.type == "cuda":
+            self._host_tokens = torch.zeros(2 * slots, dtype=torch.long, pin_memory=True)
+            self._copied = torch.cuda.Event()
+            if self.scheduler.cuda_graphs:
+                with torch.inference_mode():
+                    self.runner.capture()
+
+    def _resize_if_idle(self) -> None:
+        if self._resize_to is None or self._prefilling or self._decoding:
+            return
+        slots, previous, self._resize_to = self._resize_to, self.shape.slots, None
+        with self._resize_lock:
+            del self.runner, self.prefiller, self.cache, self.state  # free the old buffers first
+            if self.engine.device.type == "cuda":
+                torch.cuda.empty_cache()
+            try:
+                self._allocate(slots)
+            except torch.OutOfMemoryError:
+                logger.error("no memory for %d KV-cache slots; keeping %d", slots, previous)
+                self._allocate(previous)
+                self.max_running = min(self.max_running, previous)
+                return
+        logger.info("KV cache resized to %d slots of %d tokens", slots, self.shape.max_len)
 
     # -- caller side (any thread) -------------------------------------------------------------
 
-    def submit(self, request: GenerationRequest, sink: Sink) -> None:
-        self._submitted_at[request.request_id] = time.perf_counter()
-        self._inbox.put((request, sink))
+    @property
+    def ready(self) -> bool:
+        return self._ready and self.engine.ready
+
+    def prepare(self, request: GenerationRequest) -> PreparedRequest | ServiceError:
+        """Encode a request (CPU work: call it from an executor), refusing one whose prompt cannot fit a slot."""
+        prompt = self.engine.encoder.encode_or_error(request)
+        if isinstance(prompt, ServiceError):
+            return prompt
+        if prompt.length >= self.scheduler.max_context_tokens:
+            return InvalidRequestError(
+                f"The prompt is {prompt.length} tokens; this model serves at most "
+                f"{self.scheduler.max_context_tokens - 1} prompt tokens.",
+                param="messages",
+                code="context_length_exceeded",
+            )
+        return PreparedRequest(request, prompt)
+
+    def submit(self, request: GenerationRequest | PreparedRequest, sink: Sink) -> None:
+        self.intake.submit(request, sink)
 
     def cancel(self, request_id: str) -> None:
         """Drop a request at the next step boundary (a no-op once it finished)."""
-        with self._lock:
-            self._cancelled.add(request_id)
+        self.intake.cancel(request_id)
 
     def set_max_running(self, max_running: int) -> None:
+        """Takes effect now for admission; a larger value than the cache has slots regrows the cache
+        (and recaptures its graphs) at the next moment no sequence holds a slot."""
         self.max_running = max_running
+        if max_running > self.shape.slots:
+            self._resize_to = max_running
 
     @property
     def healthy(self) -> bool:
@@ -137,272 +198,250 @@ class ContinuousEngine:
 
     @property
     def running(self) -> int:
-        batch = self._batch
-        return len(batch.sequences) if batch else 0
+        """Sequences holding a KV-cache slot (prefilling or decoding)."""
+        return len(self._prefilling) + len(self._decoding)
 
     @property
     def waiting(self) -> int:
-        return self._inbox.qsize()
+        return self.intake.queued + len(self._waiting)
+
+    @property
+    def finished(self) -> dict[str, int]:
+        """How requests ended: done, cancelled, deadline, error, rejected."""
+        return self.intake.finished
+
+    def stats(self) -> EngineStats:
+        with self._resize_lock:
+            return self._stats()
+
+    def _stats(self) -> EngineStats:
+        return EngineStats(
+            steps=self.steps,
+            step_sizes=dict(self.step_sizes),
+            finished=dict(self.finished),
+            running=self.running,
+            prefilling=len(self._prefilling),
+            waiting=self.waiting,
+            consecutive_failures=self.consecutive_failures,
+            healthy=self.healthy,
+            max_running=self.max_running,
+            slots=self.shape.slots,
+            max_context_tokens=self.shape.max_len,
+            kv_cache_bytes=self.shape.bytes,
+            attention=self.backend,
+            cuda_graphs=len(self.runner.graphs),
+            graph_error=self.runner.graph_error,
+        )
+
+    def warmup(self) -> None:
+        """Serve one text and one image request through the engine (graphs are captured already)."""
+        started = time.perf_counter()
+        requests = warmup_requests()
+        results = generate_all(self, requests) if self._started else self._drive(requests)
+        for result in results:
+            if isinstance(result, ServiceError):
+                raise RuntimeError(f"warm-up generation failed: {result.message}")
+        logger.info("continuous engine warm-up done in %.2fs", time.perf_counter() - started)
+
+    def _drive(self, requests: list[GenerationRequest]) -> list[GenerationResult | ServiceError]:
+        """Serve ``requests`` by stepping on this thread (an engine whose worker is not started)."""
+        results: dict[str, GenerationResult | ServiceError] = {}
+
+        def collect(event: StreamEvent) -> None:
+            if event.result is not None:
+                results[event.request_id] = event.result
+
+        pending: list[Pending] = [(r, collect) for r in requests]
+        while pending or self.running:
+            pending = self.step(pending)
+        return [results[r.request_id] for r in requests]
 
     def close(self) -> None:
         self._stopping.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
+        self.intake.close()
 
     # -- worker thread ------------------------------------------------------------------------
 
     def _run(self) -> None:
-        pending: list[tuple[GenerationRequest, Sink]] = []
+        pending: list[Pending] = []
         while not self._stopping.is_set():
-            if self._batch is None and not pending:
-                try:
-                    pending.append(self._inbox.get(timeout=self.idle_wait_s))
-                except queue.Empty:
+            if not self.running and not pending:
+                item = self.intake.get(self.idle_wait_s)
+                if item is None:
                     continue
-            while True:
-                try:
-                    pending.append(self._inbox.get_nowait())
-                except queue.Empty:
-                    break
+                pending.append(item)
+            pending += self.intake.drain()
             try:
                 pending = self.step(pending)
                 self.consecutive_failures = 0
             except Exception as exc:  # noqa: BLE001 - a failed step fails its sequences, never the loop
                 self.consecutive_failures += 1
+                pending = list(self._waiting)
                 self._fail_all(exc)
 
-    def step(self, pending: list[tuple[GenerationRequest, Sink]]) -> list[tuple[GenerationRequest, Sink]]:
-        """Admit what fits, decode one token for every running sequence, retire finished ones.
-        Returns the requests still waiting for a slot."""
-        pending = self._drop_cancelled_waiting(pending)
-        free = self.max_running - self.running
-        admitted, pending = pending[: max(free, 0)], pending[max(free, 0) :]
-        if admitted:
-            self._admit(admitted)
-        if self._batch is not None:
+    def step(self, pending: list[Pending]) -> list[Pending]:
+        """Admit what fits, prefill up to the budget, decode one token for every decoding sequence,
+        retire finished ones. Returns the requests still waiting for a slot."""
+        started = self.step_clock()
+        self.last_step = StepTimes()
+        self._waiting = self._drop_cancelled_waiting(pending)
+        self._resize_if_idle()
+        self._admit()
+        self._prefill()
+        if self._decoding:
+            decode_started = self.step_clock()
             self._decode()
-            self._retire()
-        return pending
+            self.last_step.decode_s = self.step_clock() - decode_started
+            self.last_step.decode_rows = len(self._decoding)
+        self._retire()
+        self.last_step.total_s = self.step_clock() - started
+        return self._waiting
 
-    def _drop_cancelled_waiting(
-        self, pending: list[tuple[GenerationRequest, Sink]]
-    ) -> list[tuple[GenerationRequest, Sink]]:
+    def _drop_cancelled_waiting(self, pending: list[Pending]) -> list[Pending]:
         kept = []
-        for request, sink in pending:
-            if self._take_cancelled(request.request_id):
-                self._submitted_at.pop(request.request_id, None)
-                self._count("cancelled")
-                sink(StreamEvent(request.request_id, result=_cancelled(request)))
-            elif _past_deadline(request):
-                self._submitted_at.pop(request.request_id, None)
-                self._count("deadline")
-                sink(StreamEvent(request.request_id, result=_timed_out()))
+        self.intake.track(pending)
+        for item, sink in pending:
+            request = request_of(item)
+            if self.intake.take_cancelled(request.request_id):
+                self._final(request.request_id, sink, cancelled_error(request), "cancelled")
+            elif past_deadline(request):
+                self._final(request.request_id, sink, timed_out_error(), "deadline")
             else:
-                kept.append((request, sink))
+                kept.append((item, sink))
         return kept
 
-    def _take_cancelled(self, request_id: str) -> bool:
-        with self._lock:
-            if request_id in self._cancelled:
-                self._cancelled.discard(request_id)
-                return True
-            return False
-
-    @torch.inference_mode()
-    def _admit(self, admitted: list[tuple[GenerationRequest, Sink]]) -> None:
-        encoded: list[tuple[EncodedPrompt, _Sequence]] = []
-        for request, sink in admitted:
-            submitted_at = self._submitted_at.pop(request.request_id, time.perf_counter())
-            try:
-                prompt = self.engine.encode(request)
-            except ServiceError as exc:
-                sink(StreamEvent(request.request_id, result=exc))
+    def _admit(self) -> None:
+        while self._waiting and self.slots.free and self.running < self.max_running:
+            item, sink = self._waiting.pop(0)
+            prepared = item if isinstance(item, PreparedRequest) else self.prepare(item)
+            if isinstance(prepared, ServiceError):
+                self._final(request_of(item).request_id, sink, prepared, "rejected")
                 continue
-            except Exception:
-                logger.exception("encoding failed for request %s", request.request_id)
-                error = InvalidRequestError("The input could not be processed by the model.", code="bad_input")
-                sink(StreamEvent(request.request_id, result=error))
-                continue
-            p = request.params
-            now = time.perf_counter()
-            sequence = _Sequence(
-                request=request,
-                sink=sink,
-                prompt_tokens=int(prompt.input_ids.shape[0]),
-                generator=None if p.greedy else _row_generator(p.seed, self.engine.device),
-                hold_back=max((len(s) for s in p.stop), default=1) - 1,
-                submitted_at=submitted_at,
-                admitted_at=now,
+            request = prepared.request
+            submitted_at = self.intake.submitted_at(request.request_id)
+            sequence = Sequence.start(
+                request, sink, prepared.prompt.length, self.shape.max_len, self.engine, submitted_at=submitted_at
             )
-            encoded.append((prompt, sequence))
-        if not encoded:
-            return
-        prompts = [prompt for prompt, _ in encoded]
-        sequences = [sequence for _, sequence in encoded]
-        try:
-            logits, joined = self._prefill(prompts, sequences)
-        except Exception as exc:  # noqa: BLE001 - the prefill fails its own sequences only
-            error = self.engine._engine_failure(exc)
-            for sequence in sequences:
-                sequence.sink(StreamEvent(sequence.request.request_id, result=error))
-            return
-        self._append_tokens(sequences, logits)
-        self._batch = joined if self._batch is None else _merge(self._batch, joined)
+            sequence.job = PrefillJob(prepared.prompt, self.slots.take())
+            self._prefilling.append(sequence)
 
-    def _prefill(self, prompts: list[EncodedPrompt], sequences: list[_Sequence]) -> tuple[torch.Tensor, _Batch]:
-        inputs = self.engine.collate(prompts)
-        extra = {k: v for k, v in inputs.items() if k != "input_ids"}
-        # The model's own position rule (text positions from the mask, M-RoPE from the image grids),
-        # exactly as `generate` computes it for a left-padded batch.
-        positions = self.model._prepare_position_ids_for_generation(inputs["input_ids"], dict(extra))
-        cache = DynamicCache(config=self.model.config)
-        output = self.model(**inputs, position_ids=positions, cache=cache, use_cache=True, logits_to_keep=1)
-        batch = _Batch(sequences, output.cache, inputs["attention_mask"], positions[:, :, -1].clone())
-        return output.logits[:, -1, :], batch
+    def _prefill(self) -> None:
+        budget = self.scheduler.prefill_chunk_tokens
+        while budget > 0 and self._prefilling:
+            sequence = self._prefilling[0]
+            job = sequence.job
+            assert job is not None
+            prefill_started = self.step_clock()
+            try:
+                used, logits = self.prefiller.run(job, budget)
+                if logits is not None:
+                    with torch.inference_mode():
+                        first = sample_tokens(logits, sequence.own_plan(self.engine.device))
+                        self.state.join(job.slot, job.prompt.length, job.prompt.positions[:, -1], first)
+            except Exception as exc:  # noqa: BLE001 - the prefill fails its own sequence only
+                self._prefilling.pop(0)
+                self._release(job.slot)
+                sequence.fail(engine_failure(exc))
+                self._complete(sequence)
+                continue
+            budget -= used
+            self.last_step.prefill_s += self.step_clock() - prefill_started
+            self.last_step.prefill_tokens += used
+            if logits is not None:
+                self._prefilling.pop(0)
+                sequence.slot, sequence.job, sequence.awaiting_first = job.slot, None, True
+                self._decoding[job.slot] = sequence
+                self._plan_stale = True
 
     @torch.inference_mode()
     def _decode(self) -> None:
-        batch = self._batch
-        assert batch is not None
-        size = len(batch.sequences)
+        size = len(self._decoding)
         self.steps += 1
         self.step_sizes[size] = self.step_sizes.get(size, 0) + 1
         if self.on_step is not None:
             self.on_step(size)
-        for sequence in batch.sequences:
+        if self._plan_stale:
+            rows = [
+                (slot, s.request.params, s.generator) for slot, s in self._decoding.items() if s.generator is not None
+            ]
+            self._plan, self._plan_stale = SamplingPlan.build(rows, self.engine.device), False
+        span = self.slots.span
+        longest = max(s.cached_tokens for s in self._decoding.values()) + 1
+        logits = self.runner.step(span, longest)
+        sampled = sample_tokens(logits, self._plan)
+        inputs_then_outputs = torch.stack([self.state.tokens[:span, 0], sampled])
+        self.state.tokens[:span, 0].copy_(sampled)
+        fed, new = self._to_host(inputs_then_outputs, span)
+        now = time.perf_counter()
+        for slot, sequence in self._decoding.items():
             sequence.max_batch = max(sequence.max_batch, size)
-        live = [s.finish is None for s in batch.sequences]
-        if not any(live):
-            return
-        last = torch.tensor([s.tokens[-1] for s in batch.sequences], device=self.engine.device)[:, None]
-        ones = torch.ones((size, 1), dtype=batch.attention_mask.dtype, device=batch.attention_mask.device)
-        batch.attention_mask = torch.cat([batch.attention_mask, ones], dim=1)
-        batch.positions = batch.positions + 1
-        output = self.model(
-            input_ids=last,
-            attention_mask=batch.attention_mask,
-            position_ids=batch.positions[:, :, None],
-            cache=batch.cache,
-            use_cache=True,
-        )
-        batch.cache = output.cache
-        self._append_tokens(batch.sequences, output.logits[:, -1, :], live)
+            if sequence.awaiting_first:  # the token its prefill sampled, fed to this step
+                sequence.awaiting_first = False
+                sequence.advance(fed[slot], now)
+            if sequence.finish is None:
+                sequence.advance(new[slot], now)
 
-    def _append_tokens(self, sequences: list[_Sequence], logits: torch.Tensor, live: list[bool] | None = None) -> None:
-        for row, sequence in enumerate(sequences):
-            if live is not None and not live[row]:
-                continue
-            if sequence.generator is None:
-                token = int(torch.argmax(logits[row]).item())
-            else:
-                token = PerRequestSampler._sample(logits[row].float(), sequence.request.params, sequence.generator)
-            sequence.tokens.append(token)
-            if sequence.first_token_at is None:
-                sequence.first_token_at = time.perf_counter()
-            self._advance(sequence)
-
-    def _advance(self, sequence: _Sequence) -> None:
-        """Decide whether the sequence finished, and stream what is safe to show."""
-        p = sequence.request.params
-        if sequence.tokens[-1] in self.engine.eos_token_ids or len(sequence.tokens) >= p.max_tokens:
-            sequence.finish = "done"
-            return
-        if not p.stop and not sequence.request.stream:
-            return  # nothing to decode until the end: no stop string to look for, nobody streaming
-        text = self.engine._decode(sequence.tokens)
-        if any(s in text[max(0, sequence.emitted - len(s)) :] for s in p.stop):
-            sequence.finish = "done"
-            return
-        if not sequence.request.stream:
-            return
-        safe = len(text.rstrip(_REPLACEMENT)) - sequence.hold_back
-        if safe > sequence.emitted:
-            sequence.sink(StreamEvent(sequence.request.request_id, delta=text[sequence.emitted : safe]))
-            sequence.emitted = safe
+    def _to_host(self, tokens: torch.Tensor, span: int) -> tuple[list[int], list[int]]:
+        """The step's one device-to-host transfer (and its one sync)."""
+        if tokens.device.type != "cuda":
+            fed, new = tokens.tolist()
+            return fed, new
+        host = self._host_tokens[: 2 * span].view(2, span)  # contiguous pinned memory: a true async copy
+        host.copy_(tokens, non_blocking=True)
+        self._copied.record()
+        self._copied.synchronize()
+        fed, new = host.tolist()
+        return fed, new
 
     def _retire(self) -> None:
-        batch = self._batch
-        assert batch is not None
-        now_cancelled = [s for s in batch.sequences if s.finish is None and self._take_cancelled(s.request.request_id)]
-        for sequence in now_cancelled:
-            sequence.finish, sequence.error = "cancelled", _cancelled(sequence.request)
-        for sequence in batch.sequences:
-            if sequence.finish is None and _past_deadline(sequence.request):
-                sequence.finish, sequence.error = "deadline", _timed_out()
-        keep = [i for i, s in enumerate(batch.sequences) if s.finish is None]
-        for sequence in batch.sequences:
-            if sequence.finish is not None:
-                self._complete(sequence)
-        if not keep:
-            self._batch = None
-            return
-        if len(keep) < len(batch.sequences):
-            _select_rows(batch, keep)
+        for sequence in [*self._prefilling, *self._decoding.values()]:
+            if sequence.finish is None and self.intake.take_cancelled(sequence.request.request_id):
+                sequence.fail(cancelled_error(sequence.request), "cancelled")
+            elif sequence.finish is None and past_deadline(sequence.request):
+                sequence.fail(timed_out_error(), "deadline")
+        for sequence in [s for s in self._prefilling if s.finish is not None]:
+            self._prefilling.remove(sequence)
+            self._release(sequence.job.slot if sequence.job else None)
+            self._complete(sequence)
+        for slot, sequence in [(k, s) for k, s in self._decoding.items() if s.finish is not None]:
+            del self._decoding[slot]
+            self._plan_stale = True
+            self._release(slot)
+            self._complete(sequence)
 
-    def _complete(self, sequence: _Sequence) -> None:
-        request_id = sequence.request.request_id
-        self._count(sequence.finish or "error")
-        if sequence.error is not None:
-            sequence.sink(StreamEvent(request_id, result=sequence.error))
-            return
-        result = self.engine._finish(sequence.request, sequence.prompt_tokens, sequence.tokens, sequence.max_batch)
-        result.queued_s = sequence.admitted_at - sequence.submitted_at
-        if sequence.first_token_at is not None:
-            result.first_token_s = sequence.first_token_at - sequence.submitted_at
-            result.decode_s = time.perf_counter() - sequence.first_token_at
-        # The hold-back guarantees the streamed prefix is a prefix of the final text.
-        sequence.sink(StreamEvent(request_id, delta=result.text[sequence.emitted :], result=result))
+    def _release(self, slot: int | None) -> None:
+        if slot is not None:
+            self.state.leave(slot)
+            self.slots.release(slot)
 
-    def _count(self, reason: str) -> None:
-        self.finished[reason] = self.finished.get(reason, 0) + 1
+    def _complete(self, sequence: Sequence) -> None:
+        self.intake.end(sequence.request.request_id, sequence.finish or "error")
+        sequence.sink(sequence.final_event(self.engine))
+
+    def _final(self, request_id: str, sink: Sink, error: ServiceError, outcome: str) -> None:
+        """End a request that never got a sequence (refused, cancelled or late while waiting)."""
+        self.intake.end(request_id, outcome)
+        sink(StreamEvent(request_id, result=error))
 
     def _fail_all(self, exc: Exception) -> None:
-        error = self.engine._engine_failure(exc)
-        batch, self._batch = self._batch, None
-        for sequence in batch.sequences if batch else []:
-            sequence.sink(StreamEvent(sequence.request.request_id, result=error))
+        error = engine_failure(exc)
+        sequences = [*self._prefilling, *self._decoding.values()]
+        self._prefilling, self._decoding, self._plan = [], {}, None
+        self.slots.release_all()
+        self.state.reset()
+        for sequence in sequences:
+            sequence.fail(error)
+            self._complete(sequence)
 
 
-def _cancelled(request: GenerationRequest) -> ServiceError:
-    return RequestCancelledError(f"Request {request.request_id} was cancelled.")
+def create_engine(
+    config: EngineConfig, *, max_running: int, on_step: Callable[[int], None] | None = None
+) -> ContinuousEngine:
+    """Load the model and start a continuous engine on it, warmed up as ``config.warmup`` says.
 
-
-def _timed_out() -> ServiceError:
-    return DeadlineExceededError("The request did not finish before its deadline.")
-
-
-def _past_deadline(request: GenerationRequest) -> bool:
-    return request.deadline is not None and time.time() >= request.deadline
-
-
-def _left_pad(tensor: torch.Tensor, length: int, dim_from_end: int) -> torch.Tensor:
-    missing = length - tensor.shape[-dim_from_end]
-    if missing <= 0:
-        return tensor
-    pad = [0, 0] * (dim_from_end - 1) + [missing, 0]
-    return F.pad(tensor, pad)
-
-
-def _merge(running: _Batch, joining: _Batch) -> _Batch:
-    """Joining rows go below the running ones; the shorter cache is left-padded (masked out)."""
-    length = max(running.attention_mask.shape[1], joining.attention_mask.shape[1])
-    for mine, theirs in zip(running.cache.layers, joining.cache.layers, strict=True):
-        mine.keys = torch.cat([_left_pad(mine.keys, length, 2), _left_pad(theirs.keys, length, 2)])
-        mine.values = torch.cat([_left_pad(mine.values, length, 2), _left_pad(theirs.values, length, 2)])
-    mask = torch.cat([_left_pad(running.attention_mask, length, 1), _left_pad(joining.attention_mask, length, 1)])
-    positions = torch.cat([running.positions, joining.positions], dim=1)
-    return _Batch(running.sequences + joining.sequences, running.cache, mask, positions)
-
-
-def _select_rows(batch: _Batch, keep: list[int]) -> None:
-    """Keep only ``keep`` rows, and drop leading columns that no remaining row attends to."""
-    index = torch.tensor(keep, device=batch.attention_mask.device)
-    mask = batch.attention_mask.index_select(0, index)
-    used = mask.any(dim=0).nonzero()
-    first = int(used[0].item()) if used.numel() else 0
-    batch.attention_mask = mask[:, first:]
-    for layer in batch.cache.layers:
-        layer.keys = layer.keys.index_select(0, index)[:, :, first:, :]
-        layer.values = layer.values.index_select(0, index)[:, :, first:, :]
-    batch.positions = batch.positions.index_select(1, index)
-    batch.sequences = [batch.sequences[i] for i in keep]
+    What the VLM deployment and the offline job both call: the same engine, the same decoding.
+    """
+    model = VLMEngine(config.model_copy(update={"warmup": False}))
+    return ContinuousEngine(model, max_running, on_step=on_step, warmup=config.warmup)

@@ -1,15 +1,20 @@
-"""Per-request decoding inside one batched ``model.generate`` call.
+"""Per-request sampling, batched on the device, for both engines.
 
-``transformers`` applies one temperature/top-p/seed to a whole batch. To let each request keep
-its own, generation runs in greedy mode and ``PerRequestSampler`` does the sampling itself,
-row by row, with a ``torch.Generator`` per request; it then leaves only the chosen token
-finite, so the greedy argmax picks exactly that token. Greedy rows pass through untouched.
-``PerRequestStop`` ends each row at its own ``max_tokens`` or stop string.
+Every request keeps its own temperature, top-p and seed (its own ``torch.Generator``). One
+``sample_tokens`` call picks the next token of every row at once: greedy rows by one argmax over
+the batch; sampled rows by the exponential race (``argmax(p / q)`` with ``q ~ Exp(1)`` drawn from
+each row's generator, the trick vLLM uses), which samples exactly from ``p`` with no host sync
+and no per-row ``multinomial``. The plan (which rows sample, with what) is built when the batch
+changes, not per step.
+
+``PerRequestSampler`` and ``PerRequestStop`` adapt the same rules to one ``model.generate`` call:
+generation runs greedily and the sampler leaves only the chosen token finite.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 from transformers import LogitsProcessor, StoppingCriteria
@@ -17,9 +22,11 @@ from transformers import LogitsProcessor, StoppingCriteria
 from pipelines.core.types import SamplingParams
 
 _BYTES_PER_CHAR_MAX = 4  # UTF-8
+_KEEP_ALL = 2.0  # a top-p threshold no cumulative probability reaches: nothing is cut
 
 
-def _row_generator(seed: int | None, device: torch.device) -> torch.Generator:
+def seeded_generator(seed: int | None, device: torch.device) -> torch.Generator:
+    """A request's own random stream: reproducible for a seed, fresh entropy without one."""
     gen = torch.Generator(device=device)
     if seed is None:
         gen.seed()
@@ -28,32 +35,72 @@ def _row_generator(seed: int | None, device: torch.device) -> torch.Generator:
     return gen
 
 
+@dataclass
+class SamplingPlan:
+    """Which rows of a batch sample (the rest are greedy), with their parameters on the device."""
+
+    rows: torch.Tensor  # (S,) long: the sampled rows
+    temperature: torch.Tensor  # (S, 1) float32
+    top_p: torch.Tensor  # (S, 1) float32, _KEEP_ALL where top_p == 1
+    generators: list[torch.Generator]
+    any_top_p: bool
+
+    @classmethod
+    def build(
+        cls, rows: Sequence[tuple[int, SamplingParams, torch.Generator]], device: torch.device
+    ) -> SamplingPlan | None:
+        """``rows``: (row index, params, generator) of every non-greedy row; None when all are greedy."""
+        if not rows:
+            return None
+        index = [row for row, _, _ in rows]
+        temperature = [[p.temperature] for _, p, _ in rows]
+        top_p = [[p.top_p if p.top_p < 1.0 else _KEEP_ALL] for _, p, _ in rows]
+        return cls(
+            rows=torch.tensor(index, dtype=torch.long).to(device, non_blocking=True),
+            temperature=torch.tensor(temperature, dtype=torch.float32).to(device, non_blocking=True),
+            top_p=torch.tensor(top_p, dtype=torch.float32).to(device, non_blocking=True),
+            generators=[gen for _, _, gen in rows],
+            any_top_p=any(p.top_p < 1.0 for _, p, _ in rows),
+        )
+
+
+def sampled_subset(logits: torch.Tensor, plan: SamplingPlan) -> torch.Tensor:
+    """The chosen token of each sampled row of ``plan`` (in plan order), on the device."""
+    probs = torch.softmax(logits.index_select(0, plan.rows).float() / plan.temperature, dim=-1)
+    if plan.any_top_p:
+        sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
+        # keep the smallest prefix whose mass reaches top_p (always at least one token)
+        drop = sorted_probs.cumsum(dim=-1) - sorted_probs >= plan.top_p
+        probs = torch.zeros_like(probs).scatter_(1, order, sorted_probs.masked_fill(drop, 0.0))
+    noise = torch.empty_like(probs)
+    for row, generator in enumerate(plan.generators):
+        noise[row].exponential_(generator=generator)
+    noise.clamp_min_(torch.finfo(noise.dtype).tiny)  # a zero draw must not turn 0/0 into a NaN winner
+    return torch.argmax(probs / noise, dim=-1)
+
+
+def sample_tokens(logits: torch.Tensor, plan: SamplingPlan | None) -> torch.Tensor:
+    """(B, V) logits -> (B,) next tokens: greedy rows by argmax, sampled rows from their own generator."""
+    greedy = torch.argmax(logits, dim=-1)
+    if plan is None:
+        return greedy
+    return greedy.index_copy(0, plan.rows, sampled_subset(logits, plan))
+
+
 class PerRequestSampler(LogitsProcessor):
+    """Samples the non-greedy rows inside ``generate`` and forces the choice (greedy rows untouched)."""
+
     def __init__(self, params: Sequence[SamplingParams], device: torch.device) -> None:
-        self.params = list(params)
-        self.generators = [None if p.greedy else _row_generator(p.seed, device) for p in self.params]
+        rows = [(row, p, seeded_generator(p.seed, device)) for row, p in enumerate(params) if not p.greedy]
+        self.plan = SamplingPlan.build(rows, device)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        for row, (p, gen) in enumerate(zip(self.params, self.generators, strict=True)):
-            if gen is None:
-                continue
-            token = self._sample(scores[row].float(), p, gen)
-            forced = torch.full_like(scores[row], float("-inf"))
-            forced[token] = 0.0
-            scores[row] = forced
-        return scores
-
-    @staticmethod
-    def _sample(logits: torch.Tensor, p: SamplingParams, gen: torch.Generator) -> int:
-        probs = torch.softmax(logits / p.temperature, dim=-1)
-        if p.top_p < 1.0:
-            sorted_probs, order = torch.sort(probs, descending=True)
-            cumulative = torch.cumsum(sorted_probs, dim=-1)
-            # keep the smallest prefix whose mass reaches top_p (always at least one token)
-            drop = cumulative - sorted_probs >= p.top_p
-            sorted_probs[drop] = 0.0
-            probs = torch.zeros_like(probs).scatter_(0, order, sorted_probs)
-        return int(torch.multinomial(probs, 1, generator=gen).item())
+        if self.plan is None:
+            return scores
+        picked = sampled_subset(scores, self.plan)
+        forced = torch.full((picked.shape[0], scores.shape[1]), float("-inf"), dtype=scores.dtype, device=scores.device)
+        forced.scatter_(1, picked[:, None], 0.0)
+        return scores.index_copy(0, self.plan.rows, forced)
 
 
 class PerRequestStop(StoppingCriteria):

@@ -1,4 +1,10 @@
-"""The GPU deployment: Qwen3-VL with continuous batching, streamed or not."""
+"""The GPU deployment: Qwen3-VL with continuous batching, streamed or not.
+
+It drives the engine only through ``pipelines.engine``'s protocol (``prepare``, ``submit``,
+``cancel``, ``stats``, ``healthy``), the same engine the offline job runs. Encoding (chat
+template, image processing) runs in the replica's executor before a request is submitted, so it
+never stalls the decode thread.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +17,7 @@ from ray import serve
 
 from pipelines.core.errors import ModelNotReadyError, ServiceError
 from pipelines.core.types import GenerationRequest, GenerationResult
-from pipelines.engine.continuous import ContinuousEngine, StreamEvent
-from pipelines.engine.vlm import EngineConfig, VLMEngine
+from pipelines.engine import Engine, EngineConfig, PreparedRequest, StreamEvent, create_engine
 from serve_app.config import BatchingConfig
 from serve_app.metrics import VLMMetrics
 
@@ -38,17 +43,16 @@ class VLMDeployment:
 
     def __init__(self, engine: dict[str, Any]) -> None:
         self.config = EngineConfig.model_validate(engine)
-        self.engine = VLMEngine(self.config)
         self.metrics = VLMMetrics()
-        self.continuous = ContinuousEngine(
-            self.engine, max_running=BatchingConfig().max_running, on_step=self._observe_step
+        self.engine: Engine = create_engine(
+            self.config, max_running=BatchingConfig().max_running, on_step=self._observe_step
         )
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         batching = BatchingConfig.model_validate(user_config)
         self._stream_batch.set_max_batch_size(batching.max_batch_size)
         self._stream_batch.set_batch_wait_timeout_s(batching.batch_wait_timeout_s)
-        self.continuous.set_max_running(batching.max_running)
+        self.engine.set_max_running(batching.max_running)
         logger.info("batching set to %s", batching.model_dump())
 
     async def generate(self, request: GenerationRequest) -> GenerationResult | ServiceError:
@@ -64,9 +68,14 @@ class VLMDeployment:
         if not self.engine.ready:
             yield StreamEvent(request.request_id, result=ModelNotReadyError("The model is still loading."))
             return
+        prepared = await asyncio.get_running_loop().run_in_executor(None, self.engine.prepare, request)
+        if isinstance(prepared, ServiceError):
+            self._observe(prepared)
+            yield StreamEvent(request.request_id, result=prepared)
+            return
         finished = False
         try:
-            async for event in self._stream_batch(request):
+            async for event in self._stream_batch(prepared):
                 if event is not None:
                     finished = event.final
                     if event.result is not None:
@@ -74,19 +83,19 @@ class VLMDeployment:
                     yield event
         finally:
             if not finished:
-                self.continuous.cancel(request.request_id)
+                self.engine.cancel(request.request_id)
 
     @serve.batch(
         max_batch_size=BatchingConfig().max_batch_size,
         batch_wait_timeout_s=BatchingConfig().batch_wait_timeout_s,
         max_concurrent_batches=MAX_CONCURRENT_ADMISSIONS,
     )
-    async def _stream_batch(self, requests: list[GenerationRequest]) -> AsyncIterator[list[_Slot]]:
+    async def _stream_batch(self, requests: list[PreparedRequest]) -> AsyncIterator[list[_Slot]]:
         self.metrics.admission_group.observe(len(requests))
         loop = asyncio.get_running_loop()
         arrivals: asyncio.Queue[tuple[int, StreamEvent]] = asyncio.Queue()
         for index, request in enumerate(requests):
-            self.continuous.submit(
+            self.engine.submit(
                 request, lambda event, i=index: loop.call_soon_threadsafe(arrivals.put_nowait, (i, event))
             )
         done = [False] * len(requests)
@@ -139,22 +148,18 @@ class VLMDeployment:
         }
 
     def engine_stats(self) -> dict[str, Any]:
-        """Decode steps by batch size, and the sequences running and waiting now."""
-        return {
-            "steps": self.continuous.steps,
-            "step_sizes": dict(self.continuous.step_sizes),
-            "finished": dict(self.continuous.finished),
-            "running": self.continuous.running,
-            "waiting": self.continuous.waiting,
-        }
+        """Decode steps by batch size, how requests ended, the sequences running and waiting now,
+        and the engine's sizes (KV-cache slots and bytes, attention backend, CUDA graphs)."""
+        return self.engine.stats().as_dict()
 
     def check_health(self) -> None:
         """Serve replaces the replica when this raises: the model is not loaded, the engine's worker
         thread died, or decode steps keep failing (e.g. a wedged GPU)."""
         if not self.engine.ready:
             raise RuntimeError("model not ready")
-        if not self.continuous.healthy:
-            raise RuntimeError(f"engine unhealthy: {self.continuous.consecutive_failures} failed steps in a row")
+        if not self.engine.healthy:
+            failures = self.engine.stats().consecutive_failures
+            raise RuntimeError(f"engine unhealthy: {failures} failed steps in a row")
 
 
 def _merge(slot: _Slot, event: StreamEvent) -> StreamEvent:

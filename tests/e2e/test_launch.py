@@ -83,8 +83,14 @@ def test_serve_run_dying_ends_the_launch_and_leaves_no_process(world: CleanWorld
     proc = launch(world, cpu_config(tmp_path), tmp_path / "launch.log")
     proc.wait_for_line("Ray runtime started", START_TIMEOUT_S)
 
+    def cmdline(p: psutil.Process) -> list[str]:
+        try:
+            return p.cmdline()
+        except psutil.Error:  # exited (or a zombie) between listing and reading
+            return []
+
     def serve_run() -> list[psutil.Process]:
-        return [p for p in psutil.Process(proc.proc.pid).children(recursive=True) if "run" in p.cmdline()[1:3]]
+        return [p for p in psutil.Process(proc.proc.pid).children(recursive=True) if "run" in cmdline(p)[1:3]]
 
     proc.wait_for(lambda: bool(serve_run()), START_TIMEOUT_S, "`serve run`")
     for p in serve_run():

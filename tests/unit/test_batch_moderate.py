@@ -22,6 +22,7 @@ import pybase64
 import pytest
 from PIL import Image
 
+import jobs.batch_moderate.worker as worker_module
 from jobs.batch_moderate import (
     CORRUPT_SUFFIX,
     DEFAULT_PROMPT,
@@ -42,6 +43,7 @@ from jobs.batch_moderate import (
 from pipelines.audit import AuditConfig
 from pipelines.core.errors import ServiceError
 from pipelines.core.types import GenerationResult
+from pipelines.engine.continuous import ContinuousEngine
 from pipelines.engine.vlm import VLMEngine
 from pipelines.inputs.validation import ValidationLimits, validate_chat_request
 from pipelines.moderation.policy.config import load_policy
@@ -114,11 +116,19 @@ def engine(job: JobConfig) -> VLMEngine:
     return VLMEngine(job.engine.model_copy(update={"warmup": False}))
 
 
+@pytest.fixture(scope="module")
+def continuous(engine: VLMEngine) -> Iterator[ContinuousEngine]:
+    """The engine the job runs (as the VLM deployment), on the reference's loaded model."""
+    running = ContinuousEngine(engine, max_running=8)
+    yield running
+    running.close()
+
+
 @pytest.fixture
-def worker(job: JobConfig, engine: VLMEngine, tmp_path: Path) -> ModerationWorker:
+def worker(job: JobConfig, continuous: ContinuousEngine, tmp_path: Path) -> ModerationWorker:
     settings = WorkerSettings(job=job, output_dir=str(tmp_path / "out"), image_root=str(tmp_path))
     (tmp_path / "out").mkdir()
-    return ModerationWorker(settings, engine=engine)
+    return ModerationWorker(settings, engine=continuous)
 
 
 @pytest.fixture(scope="module")
@@ -286,10 +296,12 @@ def test_parquet_job_resumes_without_redoing_finished_rows(
 # --- the worker without Ray -------------------------------------------------------------------
 
 
-def test_oversized_image_file_is_refused_by_the_validator(job: JobConfig, engine: VLMEngine, tmp_path: Path) -> None:
+def test_oversized_image_file_is_refused_by_the_validator(
+    job: JobConfig, continuous: ContinuousEngine, tmp_path: Path
+) -> None:
     limits = job.validation.model_copy(update={"max_image_encoded_bytes": 1000})
     small = job.model_copy(update={"validation": limits})
-    worker = ModerationWorker(WorkerSettings(job=small, output_dir=str(tmp_path), image_root=str(tmp_path)), engine)
+    worker = ModerationWorker(WorkerSettings(job=small, output_dir=str(tmp_path), image_root=str(tmp_path)), continuous)
     image = io.BytesIO()
     Image.effect_noise((128, 128), 64).save(image, format="PNG")  # noise does not compress
     (tmp_path / "big.png").write_bytes(image.getvalue())
@@ -303,24 +315,24 @@ def test_oversized_image_file_is_refused_by_the_validator(job: JobConfig, engine
 def test_engine_failure_is_an_error_row_and_spares_the_batch(
     worker: ModerationWorker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = worker.engine.generate_batch
+    real = worker_module.generate_all
 
-    def flaky(requests):
-        results = real(requests)
+    def flaky(engine, requests):
+        results = real(engine, requests)
         results[0] = ServiceError("The model failed to generate a response.", code="engine_error")
         return results
 
-    monkeypatch.setattr(worker.engine, "generate_batch", flaky)
+    monkeypatch.setattr(worker_module, "generate_all", flaky)
     rows = worker.process([InputRow(id="a", prompt="hello"), InputRow(id="b", prompt="hi there")])
     assert [(r.id, r.status, r.error_code) for r in rows] == [("a", "error", "engine_error"), ("b", "ok", None)]
 
 
 def test_worker_call_writes_one_part_and_audits_each_decision(
-    job: JobConfig, engine: VLMEngine, tmp_path: Path
+    job: JobConfig, continuous: ContinuousEngine, tmp_path: Path
 ) -> None:
     audit = AuditConfig(url=f"sqlite:///{tmp_path / 'audit.db'}", journal_dir=str(tmp_path / "journal"))
     settings = WorkerSettings(job=job.model_copy(update={"audit": audit}), output_dir=str(tmp_path), image_root="/")
-    worker = ModerationWorker(settings, engine)
+    worker = ModerationWorker(settings, continuous)
     batch = pa.table({"id": ["ok", "blocked"], "prompt": ["hello", BLOCKED_PROMPT]})
     summary = worker(batch)
     assert summary.column("status").to_pylist() == ["ok", "ok"]

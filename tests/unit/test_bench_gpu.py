@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import torch
 from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
@@ -22,8 +21,12 @@ def test_architecture_file_has_qwen3_vl_8b_size() -> None:
     assert 0.5e9 < vision < 0.65e9
 
 
-def test_gpu_benchmark_runs_end_to_end_on_a_small_config(tmp_path: Path) -> None:
-    report = main(["--small", "--work-dir", str(tmp_path)])
-    assert "| 1 | 1 |" in report and "| 4 | 4 |" in report
-    assert "baseline, plain model.generate" in report and "of the bandwidth limit" in report
-    assert (tmp_path / "checkpoint" / "config.json").exists()
+def test_gpu_benchmark_runs_end_to_end_on_a_small_config(capsys) -> None:
+    report = main(["--small", "--json"])
+    assert "| 1 | 4 |" in report and "| 4 | 4 |" in report  # concurrency 1 (4 requests) and 4
+    assert "bandwidth floor ms" in report and "HF generate tok/s" in report
+    numbers = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(numbers["decode_step_ms"]) == {"1", "4"} and all(v > 0 for v in numbers["decode_step_ms"].values())
+    for level in numbers["levels"]:
+        assert level["ttft_p50_ms"] <= level["ttft_p99_ms"] and level["tpot_p50_ms"] <= level["tpot_p99_ms"]
+        assert level["output_tokens_per_s"] > 0 and level["over_hf_generate"] > 0

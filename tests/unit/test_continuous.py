@@ -181,15 +181,18 @@ def test_non_streaming_requests_get_only_their_final_event(engine: VLMEngine) ->
 
 
 class FailingForward:
-    """Wraps the model's forward: the ``fail_on``-th decode call (input length 1) raises ``error``."""
+    """Wraps the model's forward: the ``fail_on``-th decode call (input length 1) over at least
+    ``min_rows`` rows raises ``error``. Requests are encoded off the decode thread, so they may join
+    the batch a step or two apart: ``min_rows`` waits until they all decode together."""
 
-    def __init__(self, original, error: BaseException, fail_on: int = 2, times: int = 1) -> None:
+    def __init__(self, original, error: BaseException, fail_on: int = 2, times: int = 1, min_rows: int = 1) -> None:
         self.original, self.error, self.fail_on, self.times = original, error, fail_on, times
+        self.min_rows = min_rows
         self.decode_calls = 0
 
     def __call__(self, *args, **kwargs):
         input_ids = kwargs.get("input_ids")
-        if input_ids is not None and input_ids.shape[1] == 1:
+        if input_ids is not None and input_ids.shape[1] == 1 and input_ids.shape[0] >= self.min_rows:
             self.decode_calls += 1
             if self.fail_on <= self.decode_calls < self.fail_on + self.times:
                 raise self.error
@@ -221,10 +224,11 @@ def run_threaded(cont: ContinuousEngine, requests: list[GenerationRequest], time
 def test_a_failing_step_fails_its_batch_only_and_the_engine_recovers(
     engine: VLMEngine, monkeypatch: pytest.MonkeyPatch, error: BaseException, status: int, code: str
 ) -> None:
-    monkeypatch.setattr(engine.model, "forward", FailingForward(engine.model.forward, error))
+    monkeypatch.setattr(engine.model, "forward", FailingForward(engine.model.forward, error, fail_on=1, min_rows=3))
     cont = ContinuousEngine(engine, max_running=8)
     try:
-        batch = [request(i, f"first batch {i}", max_tokens=8) for i in range(3)]
+        # long enough that the first admitted is still decoding when the last joins, on a loaded CPU
+        batch = [request(i, f"first batch {i}", max_tokens=48) for i in range(3)]
         failed = run_threaded(cont, batch)
         for r in batch:
             result = failed.result(r.request_id)
