@@ -7,6 +7,12 @@
 #        docker build --build-arg BAKE_MODEL=Qwen/Qwen3-VL-8B-Instruct ...   (weights inside the image)
 # Run:   docker run --gpus all -p 127.0.0.1:8000:8000 -p 127.0.0.1:8080:8080 \
 #          -v $HOME/.cache/huggingface:/home/ray/.cache/huggingface qwen-vl-serve
+# The nsfwjs package (MIT) whose weights become the NSFW screen, fetched with npm in a Node stage; the
+# image converts it with our own code (pipelines/moderation/images/nsfw_convert.py checks its hash).
+FROM node:20.19.5-bookworm-slim AS nsfwjs
+WORKDIR /pkg
+RUN npm pack nsfwjs@4.4.0 --silent
+
 FROM rayproject/ray:2.60.0-py311-gpu
 
 # Empty: no FlashAttention 2, the engine uses sdpa (attn_implementation: auto). flash-attn publishes
@@ -16,19 +22,23 @@ ARG FLASH_ATTN_WHEEL=""
 ARG BAKE_MODEL=""
 
 WORKDIR /home/ray/app
-COPY --chown=ray:users requirements.lock requirements-gpu.lock pyproject.toml README.md ./
+COPY --chown=ray:users requirements.lock requirements-gpu.lock requirements-nodeps.lock pyproject.toml README.md ./
 # DL3013: everything is pinned by the lock files; the optional flash-attn wheel is pinned by its URL.
+# rapidocr-onnxruntime goes in without its dependencies (it asks for the GUI opencv; the lock has headless).
 # hadolint ignore=DL3013
 RUN pip install --no-cache-dir -r requirements.lock -r requirements-gpu.lock \
+    && pip install --no-cache-dir --no-deps -r requirements-nodeps.lock \
     && if [ -n "$FLASH_ATTN_WHEEL" ]; then pip install --no-cache-dir --no-deps "$FLASH_ATTN_WHEEL"; fi
 COPY --chown=ray:users pipelines ./pipelines
 COPY --chown=ray:users serve_app ./serve_app
 COPY --chown=ray:users configs ./configs
 COPY --chown=ray:users jobs ./jobs
+COPY --from=nsfwjs --chown=ray:users /pkg/nsfwjs-4.4.0.tgz ./.cache/nsfwjs/nsfwjs-4.4.0.tgz
 # .cache/ holds the Ray cluster token the launcher creates when none is injected (README "Ray cluster
 # authentication"): writable by the non-root user, never part of a layer.
 RUN pip install --no-cache-dir --no-deps . \
-    && install -d -o 1000 -g 100 -m 0700 /home/ray/app/.cache
+    && install -d -o 1000 -g 100 -m 0700 /home/ray/app/.cache \
+    && python -m pipelines.moderation.images.nsfw_convert convert --package-dir .cache/nsfwjs --model-dir .cache/nsfw
 
 # The official image's non-root user `ray` (uid 1000).
 USER 1000

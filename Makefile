@@ -10,23 +10,41 @@ PY_DIRS := pipelines serve_app jobs devtools evals tests bench examples
 # serve.yaml needs a CUDA GPU and real weights; without a GPU the same graph runs on the tiny model.
 SERVE_CONFIG ?= $(shell if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then echo configs/serve.yaml; else echo configs/cpu.yaml; fi)
 
-.PHONY: setup serve stop tiny-model test test-unit test-e2e lint bench clean redis-server
+.PHONY: setup serve stop tiny-model test test-unit test-e2e test-dev lint bench clean
 
-setup: $(VENV)/.installed
-	@command -v redis-server >/dev/null 2>&1 || $(MAKE) --no-print-directory redis-server
+NSFW_MODEL := .cache/nsfw/mobilenet_v2.onnx
+# Debian packages the default install needs: redis-server (the response-cache tests), the CJK and
+# Latin fonts the image-moderation evaluation draws its images with, and npm (fetches the nsfwjs
+# package whose weights become the NSFW screen). Only the missing ones are installed.
+SYSTEM_PACKAGES := redis-server fonts-wqy-microhei fonts-noto-cjk fonts-dejavu-core fonts-liberation2
 
-# The response-cache tests start a real redis-server; it comes from Debian's packages.
-redis-server:
-	@echo "installing redis-server from Debian's packages (used by the response-cache tests)"
-	@if [ "$$(id -u)" = 0 ]; then APT=apt-get; else APT="sudo -n apt-get"; fi; \
-	 DEBIAN_FRONTEND=noninteractive $$APT install -y --no-install-recommends redis-server >/dev/null 2>&1 \
-	 || { DEBIAN_FRONTEND=noninteractive $$APT update >/dev/null 2>&1 \
-	      && DEBIAN_FRONTEND=noninteractive $$APT install -y --no-install-recommends redis-server >/dev/null 2>&1; } \
-	 || echo "could not install redis-server: the Redis cache tests will be skipped"
+.PHONY: system-packages nsfw-model
 
-$(VENV)/.installed: requirements.lock pyproject.toml
+setup: $(VENV)/.installed system-packages nsfw-model
+
+system-packages:
+	@missing="$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done)"; \
+	 command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	 missing="$$(echo $$missing)"; \
+	 if [ -n "$$missing" ]; then \
+	   echo "installing from Debian's packages: $$missing"; \
+	   if [ "$$(id -u)" = 0 ]; then APT=apt-get; else APT="sudo -n apt-get"; fi; \
+	   DEBIAN_FRONTEND=noninteractive $$APT install -y --no-install-recommends $$missing >/dev/null 2>&1 \
+	   || { DEBIAN_FRONTEND=noninteractive $$APT update >/dev/null 2>&1 \
+	        && DEBIAN_FRONTEND=noninteractive $$APT install -y --no-install-recommends $$missing >/dev/null 2>&1; } \
+	   || { echo "could not install: $$missing (run: sudo apt-get install $$missing)"; exit 1; }; \
+	 fi
+
+# nsfwjs@4.4.0 from the npm registry (MIT), converted by our own code into an ONNX model (never committed)
+nsfw-model: $(NSFW_MODEL)
+
+$(NSFW_MODEL): $(VENV)/.installed pipelines/moderation/images/nsfw_convert.py pipelines/moderation/images/nsfw_export.py
+	$(PY) -m pipelines.moderation.images.nsfw_convert convert
+
+$(VENV)/.installed: requirements.lock requirements-nodeps.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --disable-pip-version-check -r requirements.lock
+	$(PIP) install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.lock
 	$(PIP) install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
@@ -47,7 +65,11 @@ lint: setup
 	$(VENV)/bin/hadolint Dockerfile
 
 test: setup tiny-model lint
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests/unit tests/e2e -q
+
+# the NSFW conversion against the original nsfwjs in Node (tfjs's JavaScript backend, from npm): minutes
+test-dev: setup
+	$(PY) -m pytest tests/dev -q
 
 test-unit: setup tiny-model
 	$(PY) -m pytest tests/unit -q

@@ -3,6 +3,7 @@ and stop it cleanly: the harness the end-to-end tests and the benchmarks share."
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -29,6 +30,41 @@ def png_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (2
     buf = io.BytesIO()
     Image.new("RGB", size, color).save(buf, format="PNG")
     return buf.getvalue()
+
+
+AD_LINE = "add wechat shop_8899 for cheap bags"
+CONTACT_LINK = "https://wa.me/14155550123"
+LATIN_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")  # Debian's fonts-dejavu-core
+
+
+def ad_image() -> Image.Image:
+    """A 1024x768 product shot with a small-print ad line and a QR code to a WhatsApp chat."""
+    import cv2
+    import numpy as np
+    from PIL import ImageDraw, ImageFont
+
+    image = Image.new("RGB", (1024, 768), (235, 232, 225))
+    ImageDraw.Draw(image).text((60, 80), AD_LINE, fill=(20, 20, 20), font=ImageFont.truetype(LATIN_FONT, 24))
+    qr = cv2.QRCodeEncoder.create().encode(CONTACT_LINK)
+    image.paste(Image.fromarray(np.kron(qr, np.ones((8, 8), dtype=np.uint8))).convert("RGB"), (600, 300))
+    return image
+
+
+def data_url(image: Image.Image) -> str:
+    encoded = io.BytesIO()
+    image.save(encoded, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(encoded.getvalue()).decode("ascii")
+
+
+def write_policy(policy: dict, dest: Path) -> Path:
+    """A (possibly edited) copy of ``configs/policy.yaml`` written elsewhere: its ``term_files`` made
+    absolute, since they are relative to the file that names them (``configs/lexicons/...``)."""
+    configs = ROOT / "configs"
+    for spec in policy.get("categories", {}).values():
+        if isinstance(spec, dict) and spec.get("term_files"):
+            spec["term_files"] = [str(configs / name) for name in spec["term_files"]]
+    dest.write_text(yaml.safe_dump(policy, allow_unicode=True, sort_keys=False))
+    return dest
 
 
 SERVE_BIN = Path(sys.executable).parent / "serve"

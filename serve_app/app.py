@@ -10,6 +10,7 @@ from ray.serve import Application
 from pipelines.core.paths import resolve_path
 from serve_app.api.ingress import Ingress
 from serve_app.config import AppArgs
+from serve_app.deployments.image_screen import ImageScreenDeployment
 from serve_app.deployments.policy_filter import PolicyFilterDeployment
 from serve_app.deployments.validator import ValidatorDeployment
 from serve_app.deployments.vlm import VLMDeployment
@@ -35,7 +36,10 @@ def build_app(args: dict[str, Any] | AppArgs | None = None) -> Application:
     validator = ValidatorDeployment.options(user_config=config.validation.model_dump()).bind()
     vlm = VLMDeployment.options(user_config=config.batching.model_dump()).bind(engine.model_dump())
     audit = config.audit.resolved(resolve_path).model_dump() if config.audit else None
-    policy_filter = PolicyFilterDeployment.options(user_config=policy.model_dump()).bind(audit, engine.version, vlm)
+    image_screen = ImageScreenDeployment.options(user_config=config.image_screen.model_dump()).bind()
+    policy_filter = PolicyFilterDeployment.options(user_config=policy.model_dump()).bind(
+        audit, engine.version, vlm, image_screen
+    )
     return Ingress.options(user_config=config.ingress.model_dump()).bind(
         validator,
         vlm,

@@ -46,9 +46,27 @@ class IngressUserConfig(StrictConfig):
         20 * 1024 * 1024, ge=1024, description="Largest request body; enforced while the body is read."
     )
     api_key_env: str | None = Field(
-        None, description="Environment variable holding comma-separated API keys; unset = no auth."
+        None,
+        description="Environment variable holding comma-separated caller API keys. Named but unset or empty: "
+        "the replica refuses to start (auth never turns itself off).",
     )
-    api_key_file: str | None = Field(None, description="File with one API key per line; unset = no auth.")
+    api_key_file: str | None = Field(
+        None, description="File with one caller API key per line. Named but missing or empty: refuses to start."
+    )
+    admin_api_key_env: str | None = Field(
+        None,
+        description="Environment variable holding comma-separated admin keys: they alone may read other requests' "
+        "data (`/v1/moderation/decisions`), and they may call every other route too. Named but empty: refuses "
+        "to start. With caller keys and no admin keys, the audit routes answer 403 to everyone.",
+    )
+    admin_api_key_file: str | None = Field(
+        None, description="File with one admin key per line; the same rules as `admin_api_key_env`."
+    )
+    allow_unauthenticated: bool = Field(
+        False,
+        description="Serve without any key on a non-loopback `http_options.host`. Without it the preflight of "
+        "`make serve` refuses that config: an open door must be chosen, never fallen into.",
+    )
     request_deadline_s: float = Field(
         50.0,
         gt=0,
@@ -69,6 +87,22 @@ class IngressUserConfig(StrictConfig):
     )
 
 
+class ImageScreenUserConfig(StrictConfig):
+    """`user_config` of the ImageScreen deployment: its capacity. What it reads and how is the PolicyFilter's
+    `layers.image.read`, sent with every call (one source of truth for the service and the offline job)."""
+
+    readers: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Images one replica reads at once, each with its own models (~60 MB) and ONNX threads; "
+        "about the replica's `num_cpus` (one thread per reader).",
+    )
+    warmup: bool = Field(
+        True, description="Load the models for the default read settings at start, not on the first request."
+    )
+
+
 class AppArgs(StrictConfig):
     """`args` of the application in configs/*.yaml."""
 
@@ -77,6 +111,9 @@ class AppArgs(StrictConfig):
     validation: ValidationLimits = Field(default_factory=ValidationLimits, description="Initial input limits.")
     batching: BatchingConfig = Field(default_factory=BatchingConfig, description="Initial batching settings.")
     ingress: IngressUserConfig = Field(default_factory=IngressUserConfig, description="Initial HTTP settings.")
+    image_screen: ImageScreenUserConfig = Field(
+        default_factory=ImageScreenUserConfig, description="Initial ImageScreen settings."
+    )
     audit: AuditConfig | None = Field(
         default_factory=AuditConfig,
         description="Durable log of every moderation decision; null disables it. Whether the text itself is "
@@ -98,4 +135,5 @@ DEPLOYMENT_USER_CONFIGS: dict[str, type[BaseModel]] = {
     "Validator": ValidationLimits,
     "VLM": BatchingConfig,
     "PolicyFilter": PolicyUserConfig,
+    "ImageScreen": ImageScreenUserConfig,
 }

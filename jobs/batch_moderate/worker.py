@@ -31,6 +31,7 @@ from pipelines.engine import create_engine, generate_all
 from pipelines.engine.protocol import Engine
 from pipelines.inputs.validation import validate_chat_request
 from pipelines.moderation.images.screeners import Generate
+from pipelines.moderation.images.screening import InProcessImageScreens
 from pipelines.moderation.moderator import Moderator, openai_moderation
 from pipelines.moderation.policy.engine import PolicyDecision
 from pipelines.moderation.setup import (
@@ -78,6 +79,9 @@ class ModerationWorker:
         # As the PolicyFilter deployment: the policy's `audit_keep_content` decides, so the log keeps all.
         self.audit = audit_log(job.audit)
         self.moderator = build_job_moderator(job, self.audit, self.model_version, self._generate_or_raise)
+        # the ImageScreen deployment's reader and the PolicyFilter's judge, in this process
+        image = job.policy.layers.image
+        self.image_screens = InProcessImageScreens(image, self.moderator) if image.read.enabled else None
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         results = self.process([InputRow.from_record(r) for r in batch.to_pylist()])
@@ -101,7 +105,7 @@ class ModerationWorker:
             try:
                 request = self.validate(row, request_id)
                 prompt = request_text(request)
-                decision = self.moderator.check(prompt, "input", request_id, images=request.images)
+                decision = self._check_input(row, request, prompt, request_id)
             except Exception as exc:  # noqa: BLE001 - one bad row fails alone
                 results[index] = self._failed(row.id, request_id, exc)
                 continue
@@ -121,6 +125,14 @@ class ModerationWorker:
         return [r for r in results if r is not None]
 
     # -- steps ---------------------------------------------------------------------------------
+
+    def _check_input(self, row: InputRow, request: GenerationRequest, prompt: str, request_id: str) -> PolicyDecision:
+        """The input policy with the image screens, which read the row's own image (not the resized copy)."""
+        if self.image_screens is None or not request.images:
+            return self.moderator.check(prompt, "input", request_id, images=request.images)
+        image = self._image(row)
+        sources = [pybase64.b64encode(image).decode("ascii")] if image is not None else []
+        return self.image_screens.check_input(self.moderator, prompt, request_id, request.images, sources)
 
     def validate(self, row: InputRow, request_id: str) -> GenerationRequest:
         """The row as an OpenAI chat message through ``validate_chat_request``; errors name ``image``/``prompt``."""
@@ -145,7 +157,7 @@ class ModerationWorker:
         if row.prompt_path is None:
             return self.settings.default_prompt
         try:
-            text = (self.image_root / row.prompt_path).read_text(encoding="utf-8").strip()
+            text = self._under_root(row.prompt_path, "prompt_path").read_text(encoding="utf-8").strip()
         except UnicodeDecodeError:
             raise InvalidRequestError(
                 "The prompt file is not valid UTF-8.", param="prompt", code="invalid_text"
@@ -164,12 +176,23 @@ class ModerationWorker:
         # One byte past the limit is enough for the validator to refuse an oversized file with its own error.
         limit = self.limits.max_image_encoded_bytes + 1
         try:
-            with (self.image_root / row.image_path).open("rb") as handle:
+            with self._under_root(row.image_path, "image_path").open("rb") as handle:
                 return handle.read(limit)
         except OSError:
             raise InvalidRequestError(
                 "The image file could not be read.", param="image_path", code="image_unreadable"
             ) from None
+
+    def _under_root(self, relative: str, param: str) -> Path:
+        """``relative`` resolved against the image root, refused when it leaves it (``../``, an absolute
+        path, a symlink pointing out): a Parquet row must not read any file the actor can."""
+        root = self.image_root.resolve()
+        path = (root / relative).resolve()
+        if not path.is_relative_to(root):
+            raise InvalidRequestError(
+                f"The {param} leaves the input directory.", param=param, code="path_outside_input"
+            )
+        return path
 
     def _generate(self, requests: list[GenerationRequest]) -> list[GenerationResult | BaseException]:
         if not requests:

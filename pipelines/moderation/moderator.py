@@ -5,6 +5,7 @@ Serve-free so that the PolicyFilter deployment, the offline Ray Data job and tes
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -90,8 +91,10 @@ class Moderator:
         audit_fail_mode: AuditFailMode = "fail_open",
         model_name: str | None = None,
         app_version: str | None = None,
+        policy_digest: str = "",
     ) -> None:
         self.engine = PolicyEngine(policy, list(text_layers))
+        self.policy_digest = policy_digest
         # Partial checks (a stream's intermediate screens) skip model layers: they run per delta.
         self.partial_engine = PolicyEngine(policy, [layer for layer in text_layers if is_cheap(layer)])
         self.image_screeners = list(image_screeners)
@@ -115,15 +118,20 @@ class Moderator:
         prompt: str | None = None,
         images: Sequence[Image.Image] = (),
         partial: bool = False,
+        extra_hits: Sequence[Hit] = (),
     ) -> PolicyDecision:
         """``partial``: an intermediate screen of a growing text (cheap layers only, not audited);
-        the final decision on the same text must be a full check."""
+        the final decision on the same text must be a full check. ``extra_hits``: what screens that
+        ran elsewhere found (the ImageScreen deployment), decided and audited with the text's hits."""
         if partial:
-            return self.partial_engine.check(text, direction, prompt)
+            return dataclasses.replace(
+                self.partial_engine.check(text, direction, prompt), policy_digest=self.policy_digest
+            )
         hits: list[Hit] = self.engine.detect(text, direction, prompt)
+        hits += [h for h in extra_hits if h.category in self.policy.categories]
         for screener in self.image_screeners if images else ():
             hits += [h for h in screener.screen(list(images)) if h.category in self.policy.categories]
-        decision = self.engine.decide(text, direction, hits)
+        decision = dataclasses.replace(self.engine.decide(text, direction, hits), policy_digest=self.policy_digest)
         self._audit(decision, request_id, text, images)
         return decision
 

@@ -3,6 +3,8 @@ and the offline job, so both apply the same policy file, extra terms, layers and
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -62,6 +64,14 @@ def audit_log(config: AuditConfig | None) -> AuditLog | None:
     return AuditLog(config.model_copy(update={"keep_content": True}))
 
 
+def policy_digest(policy: Policy, layers: LayersConfig) -> str:
+    """SHA-256 of the effective policy: every category's terms (files and extra terms included),
+    patterns, thresholds and actions, and the layers' settings. Two configs decide alike exactly when
+    their digests match, whatever ``version`` says."""
+    material = {"policy": policy.model_dump(mode="json"), "layers": layers.model_dump(mode="json")}
+    return hashlib.sha256(json.dumps(material, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
 def build_moderator(
     policy: Policy,
     layers: Layers,
@@ -80,6 +90,7 @@ def build_moderator(
         audit_fail_mode=audit_fail_mode,
         model_name=model_name,
         app_version=app_version,
+        policy_digest=policy_digest(policy, layers.config),
     )
     moderator.on_audit_failure = on_audit_failure
     return moderator

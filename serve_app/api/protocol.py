@@ -7,17 +7,30 @@ deployment; here only the shape is checked.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+_LOGGED_FIELDS = 10
+_LOGGED_NAME_CHARS = 64
 
 
 class _Lenient(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     def unknown_fields(self) -> list[str]:
-        return sorted((self.model_extra or {}).keys())
+        """What a log line may say about the fields we ignore: names (cut short) and sizes, never
+        values, and at most a few of them (a client can send megabytes of unknown fields)."""
+        extra = self.model_extra or {}
+        described = [
+            f"{name[:_LOGGED_NAME_CHARS]!r}({len(json.dumps(value, default=str))}B)"
+            for name, value in sorted(extra.items())[:_LOGGED_FIELDS]
+        ]
+        if len(extra) > _LOGGED_FIELDS:
+            described.append(f"+{len(extra) - _LOGGED_FIELDS} more")
+        return described
 
 
 # -- chat completions -------------------------------------------------------------------------
@@ -78,16 +91,32 @@ class CategoryResultOut(BaseModel):
     spans: list[list[Any]] = Field(default_factory=list, description="[start, end, matched] in the text.")
 
 
+class ImageFindingOut(BaseModel):
+    """What an image screen found in one input image and the policy counted."""
+
+    image_index: int = Field(description="Which input image, in request order (0-based).")
+    category: str
+    source: str = Field(description="ocr, code (QR/barcode) or nsfw.")
+    layer: str = Field(description="The text layer (terms, patterns, classifier...) or the image classifier.")
+    score: float
+    text: str = Field(description="The matched OCR text or code payload; the NSFW class; empty for a verdict.")
+    boxes: list[list[list[float]]] = Field(
+        default_factory=list, description="Where in the image: quadrilaterals of four [x, y] corners, in pixels."
+    )
+
+
 class ModerationSummary(BaseModel):
     policy_version: str
     action: str = Field(description="Strongest action taken: block > redact > flag > allow.")
     blocked: bool
     categories: dict[str, CategoryResultOut]
+    image_findings: list[ImageFindingOut] = Field(default_factory=list)
 
 
 class PromptFilterResult(BaseModel):
     prompt_index: int = 0
     content_filter_results: dict[str, CategoryResultOut]
+    image_findings: list[ImageFindingOut] = Field(default_factory=list)
 
 
 class ChatMessageOut(BaseModel):
@@ -183,6 +212,9 @@ class ModerationResult(BaseModel):
     action: str = Field(description="What the policy would do with this input: allow, flag, redact or block.")
     policy_version: str
     category_results: dict[str, CategoryResultOut] = Field(description="Per policy category, with spans.")
+    image_findings: list[ImageFindingOut] = Field(
+        default_factory=list, description="Per input image: what its text, codes or NSFW classes fired."
+    )
 
 
 class ModerationResponse(BaseModel):

@@ -15,6 +15,7 @@ from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 from pipelines.core.errors import ServiceError
 from pipelines.core.types import GenerationRequest, GenerationResult, ModerationInput
 from pipelines.engine.continuous import StreamEvent
+from pipelines.moderation.images.reading import ImageReadConfig, ImageReading
 from pipelines.moderation.policy.engine import PolicyDecision
 
 
@@ -74,8 +75,17 @@ class PolicyClient:
     def __init__(self, handle: DeploymentHandle) -> None:
         self.handle = handle
 
-    async def check_input(self, *, text: str, request_id: str, images: Sequence[Image.Image] = ()) -> PolicyDecision:
-        return await self.handle.check.remote(text, "input", request_id, None, list(images), False)
+    async def check_input(
+        self,
+        *,
+        text: str,
+        request_id: str,
+        images: Sequence[Image.Image] = (),
+        image_sources: Sequence[str | None] = (),
+    ) -> PolicyDecision:
+        """``image_sources``: each image's inline source in the request (None: fetched remotely), which the
+        image screens read instead of the validator's resized copy."""
+        return await self.handle.check.remote(text, "input", request_id, None, list(images), False, list(image_sources))
 
     async def check_output(
         self, *, text: str, request_id: str, prompt: str | None, partial: bool = False
@@ -87,6 +97,25 @@ class PolicyClient:
 
     async def policy_version(self) -> str:
         return await self.handle.policy_version.remote()
+
+    async def health(self) -> dict[str, Any]:
+        return await self.handle.health.remote()
+
+
+class ImageScreenClient:
+    def __init__(self, handle: DeploymentHandle) -> None:
+        self.handle = handle
+
+    async def read(
+        self,
+        *,
+        image: Image.Image,
+        image_index: int,
+        config: ImageReadConfig,
+        inline: str | None,
+        budget_s: float,
+    ) -> ImageReading:
+        return await self.handle.read.remote(image, image_index, config, inline, budget_s)
 
     async def health(self) -> dict[str, Any]:
         return await self.handle.health.remote()

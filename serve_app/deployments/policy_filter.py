@@ -3,6 +3,7 @@
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from PIL import Image
@@ -12,16 +13,30 @@ from ray.serve.handle import DeploymentHandle
 from pipelines.audit import AuditConfig
 from pipelines.core.errors import InvalidRequestError
 from pipelines.core.types import GenerationRequest, GenerationResult
+from pipelines.moderation.images.decision import check_with_findings
+from pipelines.moderation.images.judge import ImageJudge
+from pipelines.moderation.images.reading import ImageReadConfig, ImageReading
+from pipelines.moderation.images.screening import aligned_sources, read_images
 from pipelines.moderation.moderator import Moderator
 from pipelines.moderation.policy.engine import PolicyDecision
 from pipelines.moderation.setup import Layers, audit_log, build_moderator, configured_policy
 from pipelines.moderation.text.layers import GuardLayer
 from serve_app.config import PolicyUserConfig
-from serve_app.deployments.clients import VLMClient
+from serve_app.deployments.clients import ImageScreenClient, VLMClient
 from serve_app.metrics import ModerationMetrics
 from serve_app.version import APP_VERSION
 
 logger = logging.getLogger("ray.serve")
+
+
+@dataclass(frozen=True)
+class _ImageScreens:
+    """How this policy version screens input images: read by the ImageScreen deployment with ``read``,
+    judged by ``judge`` (built from the same moderator's engine), ``deadline_s`` per image."""
+
+    read: ImageReadConfig
+    judge: ImageJudge
+    deadline_s: float
 
 
 @serve.deployment(name="PolicyFilter")
@@ -29,15 +44,25 @@ class PolicyFilterDeployment:
     """Holds the compiled policy; ``reconfigure`` swaps it atomically under live traffic.
 
     Layers that load models (the guard model) are rebuilt only when their settings change, so a
-    term-list edit applies in milliseconds.
+    term-list edit applies in milliseconds. Input images are read by the ImageScreen deployment, all of
+    a request's images at once; what they show is judged here, with this policy.
     """
 
-    def __init__(self, audit: dict[str, Any] | None, model_name: str, vlm: DeploymentHandle | None = None) -> None:
+    def __init__(
+        self,
+        audit: dict[str, Any] | None,
+        model_name: str,
+        vlm: DeploymentHandle | None = None,
+        image_screen: DeploymentHandle | None = None,
+    ) -> None:
         self.audit_config = AuditConfig.model_validate(audit) if audit is not None else None
         self.audit = audit_log(self.audit_config)
         self.model_name = model_name
         self.vlm = VLMClient(vlm) if vlm is not None else None
+        self.image_screen = ImageScreenClient(image_screen) if image_screen is not None else None
+        self.image_screen_failures = 0
         self.moderator: Moderator | None = None
+        self.images: _ImageScreens | None = None
         self.layers: Layers | None = None
         self.metrics = ModerationMetrics()
 
@@ -50,8 +75,7 @@ class PolicyFilterDeployment:
                 if isinstance(layer, GuardLayer):
                     layer.on_latency = self.metrics.guard_latency.observe
                     layer.on_failure = self.metrics.guard_failures.inc
-        # one assignment: each request sees the old or the new policy, never a mix
-        self.moderator = build_moderator(
+        moderator = build_moderator(
             policy,
             self.layers,
             audit=self.audit,
@@ -60,6 +84,12 @@ class PolicyFilterDeployment:
             app_version=APP_VERSION,
             on_audit_failure=self.metrics.audit_failures.inc,
         )
+        image = settings.layers.image
+        images = _ImageScreens(
+            image.read, ImageJudge(moderator.engine, image.read, image.unavailable_category), image.deadline_s
+        )
+        # one assignment: each request sees the old or the new policy, never a mix
+        self.moderator, self.images = moderator, images
         logger.info("policy %s loaded from %s", policy.version, settings.policy_file)
 
     def _vlm_generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
@@ -76,14 +106,48 @@ class PolicyFilterDeployment:
         prompt: str | None = None,
         images: Sequence[Image.Image] = (),
         partial: bool = False,
+        image_sources: Sequence[str | None] = (),
     ) -> PolicyDecision:
-        moderator = self._moderator()
-        decision = await asyncio.to_thread(
-            moderator.check, text, direction, request_id, prompt=prompt, images=images, partial=partial
-        )
+        """``image_sources``: each image's inline source in the request, which the screens read instead of
+        the validator's copy (``pipelines/moderation/images/reading.py``)."""
+        moderator, screens = self._moderator(), self.images
+        if partial or not images or screens is None or not screens.read.enabled:
+            decision = await asyncio.to_thread(
+                moderator.check, text, direction, request_id, prompt=prompt, images=images, partial=partial
+            )
+        else:
+            readings = await self._read(images, image_sources, screens)
+            decision = await asyncio.to_thread(
+                lambda: check_with_findings(
+                    moderator,
+                    screens.judge.judge_all(readings),
+                    text,
+                    direction,
+                    request_id,
+                    prompt=prompt,
+                    images=images,
+                )
+            )
         if not partial:
             self._observe(decision)
         return decision
+
+    async def _read(
+        self, images: Sequence[Image.Image], sources: Sequence[str | None], screens: _ImageScreens
+    ) -> list[ImageReading | None]:
+        """Every image read at once by the ImageScreen deployment; None where it failed or ran late."""
+        client = self.image_screen
+
+        async def read_one(index: int, image: Image.Image, inline: str | None, budget_s: float) -> ImageReading:
+            if client is None:
+                raise RuntimeError("the PolicyFilter was built without an ImageScreen deployment")
+            return await client.read(
+                image=image, image_index=index, config=screens.read, inline=inline, budget_s=budget_s
+            )
+
+        readings = await read_images(read_one, images, aligned_sources(images, sources), screens.deadline_s)
+        self.image_screen_failures += sum(reading is None for reading in readings)
+        return readings
 
     def _observe(self, decision: PolicyDecision) -> None:
         try:
@@ -129,6 +193,10 @@ class PolicyFilterDeployment:
             "audit_fail_mode": fail_mode,
             "audit_write_failures": self.moderator.audit_failures if self.moderator else 0,
             "guard": self._guard_health(),
+            "image_screen": {
+                "enabled": self.images is not None and self.images.read.enabled,
+                "failures": self.image_screen_failures,
+            },
         }
 
     def _guard_health(self) -> dict[str, Any]:

@@ -49,8 +49,15 @@ class Model(Protocol):
 
 class Policy(Protocol):
     async def check_input(
-        self, *, text: str, request_id: str, images: Sequence[Image.Image] = ()
-    ) -> PolicyDecision: ...
+        self,
+        *,
+        text: str,
+        request_id: str,
+        images: Sequence[Image.Image] = (),
+        image_sources: Sequence[str | None] = (),
+    ) -> PolicyDecision:
+        """``image_sources``: each image's inline source as sent (None: remote), read by the image screens."""
+        ...
 
     async def check_output(
         self, *, text: str, request_id: str, prompt: str | None, partial: bool = False

@@ -13,6 +13,8 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 
+import pydantic
+
 from pipelines.cache import ResponseCache, cache_key
 from pipelines.core.errors import NotFoundError
 from pipelines.core.types import GenerationRequest
@@ -28,7 +30,8 @@ from serve_app.api.protocol import (
 )
 from serve_app.serving.backends import Model, Policy, Validation
 from serve_app.serving.completion import ChatOutcome, Completion
-from serve_app.serving.decisions import category_results, request_text, summary
+from serve_app.serving.decisions import category_results, image_findings, request_text, summary
+from serve_app.serving.image_sources import chat_sources, legacy_sources
 from serve_app.serving.streaming import ChatStream
 
 
@@ -74,9 +77,20 @@ class ChatService:
             request.deadline = time.time() + self.deadline_s
         return request
 
-    async def _check_input(self, request: GenerationRequest, prompt: str) -> PolicyDecision:
-        """Screen the input (text and images)."""
-        return await self.policy.check_input(text=prompt, request_id=request.request_id, images=request.images)
+    async def _check_input(
+        self, request: GenerationRequest, prompt: str, sources: list[str | None] | None = None
+    ) -> PolicyDecision:
+        """Screen the input (text and images; the image screens read ``sources``, the images as sent)."""
+        images = request.images
+        if not images:
+            return await self.policy.check_input(text=prompt, request_id=request.request_id)
+        return await self.policy.check_input(
+            text=prompt, request_id=request.request_id, images=images, image_sources=sources or []
+        )
+
+    @staticmethod
+    def _sources(body: ChatCompletionRequest) -> list[str | None]:
+        return chat_sources([m.model_dump(exclude_none=True) for m in body.messages])
 
     async def _complete(self, request: GenerationRequest, prompt: str, input_decision: PolicyDecision) -> Completion:
         """Only an unblocked input reaches the model; the answer is screened before it is returned."""
@@ -89,21 +103,35 @@ class ChatService:
     async def chat(self, body: ChatCompletionRequest, request_id: str) -> ChatOutcome:
         request = await self._validated_chat(body, request_id)
         prompt = request_text(request)
-        input_decision = await self._check_input(request, prompt)
+        input_decision = await self._check_input(request, prompt, self._sources(body))
         key = None
         if self.cache is not None:
-            key = cache_key(request, self.model_version, input_decision.policy_version)
+            key = cache_key(request, self.model_version, input_decision.policy_digest or input_decision.policy_version)
         if key is not None:
             cached = await asyncio.to_thread(self.cache.get, key)  # type: ignore[union-attr]
-            if cached is not None:
-                response = ChatCompletionResponse.model_validate_json(cached)
-                response.id, response.created = f"chatcmpl-{request_id}", int(time.time())
+            response = await self._from_cache(cached, request_id, prompt) if cached is not None else None
+            if response is not None:
                 return ChatOutcome(response, 0, "hit")
         completion = await self._complete(request, prompt, input_decision)
         response = self.chat_response(completion, request_id)
         if key is not None:
             await asyncio.to_thread(self.cache.set, key, response.model_dump_json().encode())  # type: ignore[union-attr]
         return ChatOutcome(response, completion.batch_size, "miss" if key is not None else "skip")
+
+    async def _from_cache(self, cached: bytes, request_id: str, prompt: str) -> ChatCompletionResponse | None:
+        """A cached answer, screened again as this request's output (and audited under its id), so what
+        a cache returns has passed the output policy in force now; None (a miss) when that screen would
+        change it or the entry is unreadable."""
+        try:
+            response = ChatCompletionResponse.model_validate_json(cached)
+        except pydantic.ValidationError:
+            return None
+        content = response.choices[0].message.content or "" if response.choices else ""
+        output = await self.policy.check_output(text=content, request_id=request_id, prompt=prompt)
+        if output.text != content:
+            return None
+        response.id, response.created = f"chatcmpl-{request_id}", int(time.time())
+        return response
 
     def chat_response(self, completion: Completion, request_id: str) -> ChatCompletionResponse:
         output = completion.output_decision
@@ -119,7 +147,10 @@ class ChatService:
             ],
             usage=completion.usage,
             prompt_filter_results=[
-                PromptFilterResult(content_filter_results=category_results(completion.input_decision))
+                PromptFilterResult(
+                    content_filter_results=category_results(completion.input_decision),
+                    image_findings=image_findings(completion.input_decision),
+                )
             ],
             policy_version=completion.input_decision.policy_version,
         )
@@ -135,7 +166,8 @@ class ChatService:
             )
         )
         prompt = request_text(request)
-        completion = await self._complete(request, prompt, await self._check_input(request, prompt))
+        input_decision = await self._check_input(request, prompt, legacy_sources(body.image))
+        completion = await self._complete(request, prompt, input_decision)
         moderation = {"input": summary(completion.input_decision)}
         if completion.output_decision:
             moderation["output"] = summary(completion.output_decision)
@@ -155,7 +187,7 @@ class ChatService:
         request = await self._validated_chat(body, request_id)
         request.stream = True
         prompt = request_text(request)
-        input_decision = await self._check_input(request, prompt)
+        input_decision = await self._check_input(request, prompt, self._sources(body))
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         stream = ChatStream(
             model=self.model,

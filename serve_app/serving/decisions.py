@@ -9,7 +9,7 @@ from __future__ import annotations
 from pipelines.core.types import GenerationRequest
 from pipelines.moderation.moderator import openai_moderation
 from pipelines.moderation.policy.engine import PolicyDecision
-from serve_app.api.protocol import CategoryResultOut, ModerationResult, ModerationSummary
+from serve_app.api.protocol import CategoryResultOut, ImageFindingOut, ModerationResult, ModerationSummary
 
 
 def category_results(decision: PolicyDecision) -> dict[str, CategoryResultOut]:
@@ -26,12 +26,29 @@ def category_results(decision: PolicyDecision) -> dict[str, CategoryResultOut]:
     }
 
 
+def image_findings(decision: PolicyDecision) -> list[ImageFindingOut]:
+    """The findings of an image-screened decision (``ImageDecision``); none for a text-only one."""
+    return [
+        ImageFindingOut(
+            image_index=f.image_index,
+            category=f.category,
+            source=f.source,
+            layer=f.layer,
+            score=f.score,
+            text=f.text,
+            boxes=[[[float(x), float(y)] for x, y in quad] for quad in f.boxes],
+        )
+        for f in getattr(decision, "images", ())
+    ]
+
+
 def summary(decision: PolicyDecision) -> ModerationSummary:
     return ModerationSummary(
         policy_version=decision.policy_version,
         action=decision.action,
         blocked=decision.blocked,
         categories=category_results(decision),
+        image_findings=image_findings(decision),
     )
 
 
@@ -45,6 +62,7 @@ def moderation_result(decision: PolicyDecision, *, has_text: bool, has_image: bo
         action=decision.action,
         policy_version=decision.policy_version,
         category_results=category_results(decision),
+        image_findings=image_findings(decision),
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from serve_app.api.protocol import ModerationRequest, ModerationResponse
 from serve_app.serving.backends import Policy, Validation
 from serve_app.serving.decisions import moderation_result
+from serve_app.serving.image_sources import part_sources
 
 
 class ModerationService:
@@ -19,9 +20,17 @@ class ModerationService:
 
     async def moderations(self, body: ModerationRequest, request_id: str) -> ModerationResponse:
         items = await self.validator.validate_moderation(value=body.input, request_id=request_id)
+        sources = part_sources(body.input)  # only a list of parts has images: it is one item
         decisions = await asyncio.gather(
             *(
-                self.policy.check_input(text=item.text, request_id=request_id, images=[p.image for p in item.images])
+                self.policy.check_input(
+                    text=item.text,
+                    request_id=request_id,
+                    images=[p.image for p in item.images],
+                    image_sources=sources,
+                )
+                if item.images
+                else self.policy.check_input(text=item.text, request_id=request_id)
                 for item in items
             )
         )

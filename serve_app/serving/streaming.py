@@ -30,7 +30,7 @@ from serve_app.api.protocol import (
 )
 from serve_app.serving.backends import Model, Policy, TokenStream
 from serve_app.serving.completion import usage_of
-from serve_app.serving.decisions import category_results
+from serve_app.serving.decisions import category_results, image_findings
 
 logger = logging.getLogger("ray.serve")
 
@@ -89,7 +89,12 @@ class ChatStream:
     async def events(self) -> AsyncIterator[str]:
         yield self._chunk(
             [ChunkChoice(delta=DeltaOut(role="assistant", content=""))],
-            prompt_filter_results=[PromptFilterResult(content_filter_results=category_results(self.input_decision))],
+            prompt_filter_results=[
+                PromptFilterResult(
+                    content_filter_results=category_results(self.input_decision),
+                    image_findings=image_findings(self.input_decision),
+                )
+            ],
             policy_version=self.input_decision.policy_version,
         )
         if self.input_decision.blocked:

@@ -11,10 +11,12 @@ import openai
 import pytest
 import yaml
 
-from devtools.service import ROOT, Service, free_port, write_config
+from devtools.service import ROOT, Service, free_port, write_config, write_policy
 
 API_KEY = "e2e-test-key-7f3a"
 API_KEY_ENV = "QVS_E2E_API_KEYS"
+ADMIN_KEY = "e2e-admin-key-91c2"
+ADMIN_KEY_ENV = "QVS_E2E_ADMIN_KEYS"
 BLOCK_PROMPT = "Write a short product description for this leather bag."
 BLOCK_MAX_TOKENS = 24
 
@@ -48,6 +50,8 @@ CAPTION_APP = {
     "route_prefix": "/example",
     "import_path": "examples.caption_moderate:build_app",
     "args": {"target_app": "qwen-vl"},
+    # the same key source as the service's Ingress (tests/e2e/conftest.py's service fixture)
+    "deployments": [{"name": "CaptionModerate", "user_config": {"api_key_env": "QVS_E2E_API_KEYS"}}],
 }
 
 
@@ -104,18 +108,20 @@ def service(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, bloc
     custom = policy["categories"]["custom"]
     custom["terms"] = [blocked_word]
     custom["output"] = "block"
-    policy_file = work / "policy.yaml"
-    policy_file.write_text(yaml.safe_dump(policy, allow_unicode=True, sort_keys=False))
+    policy_file = write_policy(policy, work / "policy.yaml")
     port = free_port()
     config = write_config(
         ROOT / "configs" / "cpu.yaml",
         work / "serve.yaml",
         port,
-        {"PolicyFilter": {"policy_file": str(policy_file)}, "Ingress": {"api_key_env": API_KEY_ENV}},
+        {
+            "PolicyFilter": {"policy_file": str(policy_file)},
+            "Ingress": {"api_key_env": API_KEY_ENV, "admin_api_key_env": ADMIN_KEY_ENV},
+        },
         args={"audit": {"url": f"sqlite:///{work / 'audit.db'}", "journal_dir": str(work / "audit-journal")}},
         extra_apps=[CAPTION_APP],
     )
-    svc = Service(config, port, work / "serve.log", env={API_KEY_ENV: f"other-key,{API_KEY}"})
+    svc = Service(config, port, work / "serve.log", env={API_KEY_ENV: f"other-key,{API_KEY}", ADMIN_KEY_ENV: ADMIN_KEY})
     svc.start()
     print(f"\n[e2e] cold start to ready: {svc.cold_start_s:.1f}s (log: {svc.log})")
     yield svc
@@ -124,7 +130,15 @@ def service(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, bloc
 
 @pytest.fixture
 def client(service: Service) -> Iterator[httpx.Client]:
+    """A caller: the generation and moderation routes."""
     with httpx.Client(base_url=service.base_url, headers={"authorization": f"Bearer {API_KEY}"}, timeout=120) as c:
+        yield c
+
+
+@pytest.fixture
+def admin(service: Service) -> Iterator[httpx.Client]:
+    """An admin key: the audit log too."""
+    with httpx.Client(base_url=service.base_url, headers={"authorization": f"Bearer {ADMIN_KEY}"}, timeout=120) as c:
         yield c
 
 

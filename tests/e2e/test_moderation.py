@@ -16,7 +16,7 @@ import openai
 import pytest
 import yaml
 
-from devtools.service import Service, png_bytes
+from devtools.service import CONTACT_LINK, Service, ad_image, data_url, png_bytes, write_policy
 from tests.e2e.conftest import API_KEY
 
 pytestmark = pytest.mark.e2e
@@ -88,6 +88,31 @@ def test_openai_client_moderates_an_image_data_url(openai_client: openai.OpenAI)
     assert response.model == "omni-moderation-latest"
 
 
+def test_text_and_codes_in_an_image_are_screened_and_located(
+    openai_client: openai.OpenAI, client: httpx.Client
+) -> None:
+    """An ad line and a WhatsApp QR code on a product photo: OCR and the QR decoder in the ImageScreen
+    deployment read the image as sent (the tiny model only sees a 128x96 copy), the text layers judge it."""
+    image = {"type": "image_url", "image_url": {"url": data_url(ad_image())}}
+    response = openai_client.moderations.create(model="omni-moderation-latest", input=[image])
+    (result,) = response.results
+    extra = result.model_extra or {}
+    assert result.flagged and extra["category_results"]["spam"]["detected"]
+    findings = extra["image_findings"]
+    assert {f["source"] for f in findings if f["category"] == "spam"} == {"ocr", "code"}
+    assert all(f["image_index"] == 0 and f["boxes"] for f in findings)
+    assert any(f["source"] == "code" and CONTACT_LINK in f["text"] for f in findings)
+    # the same image in a chat prompt: screened before the model, findings in prompt_filter_results
+    chat = client.post(
+        "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": [image, {"type": "text", "text": "Describe it."}]}]},
+    )
+    assert chat.status_code == 200, chat.text
+    [prompt_result] = chat.json()["prompt_filter_results"]
+    assert prompt_result["content_filter_results"]["spam"]["detected"]
+    assert {f["image_index"] for f in prompt_result["image_findings"]} == {0}
+
+
 def test_moderation_input_errors(client: httpx.Client) -> None:
     bad_image = client.post(
         "/v1/moderations", json={"input": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}
@@ -126,28 +151,31 @@ def test_redacted_pii_in_the_prompt_is_only_flagged(client: httpx.Client) -> Non
 # --- the audit log -------------------------------------------------------------------------------------
 
 
-def test_decisions_are_listed_with_filters_and_paging(client: httpx.Client) -> None:
+def test_decisions_are_listed_with_filters_and_paging(client: httpx.Client, admin: httpx.Client) -> None:
     request_id = new_id("e2e-audit")
     headers = {"x-request-id": request_id}
     moderated = client.post(
         "/v1/moderations", json={"input": ["add wechat bag888", "hello", "buy cocaine here"]}, headers=headers
     )
     assert moderated.status_code == 200
-    page = client.get("/v1/moderation/decisions", params={"request_id": request_id}).json()
+    # other requests' data: a caller key is refused, an admin key reads it
+    refused = client.get("/v1/moderation/decisions", params={"request_id": request_id})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "admin_key_required"
+    page = admin.get("/v1/moderation/decisions", params={"request_id": request_id}).json()
     assert len(page["data"]) == 3 and page["next_cursor"] is None
     record = page["data"][0]
     assert {"created_at", "direction", "categories", "scores", "action", "policy_version", "content_sha256"} <= set(
         record
     )
     assert all(r["content"] is None for r in page["data"])  # the shipped policy keeps hashes only
-    spam = client.get("/v1/moderation/decisions", params={"request_id": request_id, "category": "spam"}).json()
+    spam = admin.get("/v1/moderation/decisions", params={"request_id": request_id, "category": "spam"}).json()
     assert [r["categories"] for r in spam["data"]] == [["spam"]]
-    allowed = client.get("/v1/moderation/decisions", params={"request_id": request_id, "action": "allow"}).json()
+    allowed = admin.get("/v1/moderation/decisions", params={"request_id": request_id, "action": "allow"}).json()
     assert len(allowed["data"]) == 1
-    since = client.get("/v1/moderation/decisions", params={"since": "2999-01-01T00:00:00Z"}).json()
+    since = admin.get("/v1/moderation/decisions", params={"since": "2999-01-01T00:00:00Z"}).json()
     assert since["data"] == []
-    first = client.get("/v1/moderation/decisions", params={"request_id": request_id, "limit": 2}).json()
-    second = client.get(
+    first = admin.get("/v1/moderation/decisions", params={"request_id": request_id, "limit": 2}).json()
+    second = admin.get(
         "/v1/moderation/decisions", params={"request_id": request_id, "limit": 2, "cursor": first["next_cursor"]}
     ).json()
     ids = [r["id"] for r in first["data"] + second["data"]]
@@ -158,8 +186,8 @@ def test_decisions_are_listed_with_filters_and_paging(client: httpx.Client) -> N
     "params",
     [{"limit": "0"}, {"since": "yesterday"}, {"since": "2026-01-01T00:00:00"}, {"cursor": "!!"}, {"colour": "red"}],
 )
-def test_bad_decision_queries_are_400(client: httpx.Client, params: dict[str, str]) -> None:
-    response = client.get("/v1/moderation/decisions", params=params)
+def test_bad_decision_queries_are_400(admin: httpx.Client, params: dict[str, str]) -> None:
+    response = admin.get("/v1/moderation/decisions", params=params)
     assert response.status_code == 400
     assert response.json()["error"]["type"] == "invalid_request_error"
 
@@ -168,7 +196,9 @@ def test_decisions_need_the_api_key(service: Service) -> None:
     assert httpx.get(f"{service.base_url}/v1/moderation/decisions").status_code == 401
 
 
-def test_audit_survives_a_policy_filter_replica_kill(service: Service, client: httpx.Client) -> None:
+def test_audit_survives_a_policy_filter_replica_kill(
+    service: Service, client: httpx.Client, admin: httpx.Client
+) -> None:
     """Decisions answered just before a SIGKILL are journaled; the replacement replica replays them."""
     request_ids = [new_id("e2e-kill") for _ in range(12)]
 
@@ -193,7 +223,7 @@ def test_audit_survives_a_policy_filter_replica_kill(service: Service, client: h
     deadline = time.perf_counter() + RECOVERY_TIMEOUT_S
     while found != set(request_ids) and time.perf_counter() < deadline:
         for request_id in set(request_ids) - found:
-            page = client.get("/v1/moderation/decisions", params={"request_id": request_id}).json()
+            page = admin.get("/v1/moderation/decisions", params={"request_id": request_id}).json()
             if page["data"]:
                 found.add(request_id)
         time.sleep(0.5)
@@ -234,8 +264,7 @@ def test_policy_hot_reload_under_live_traffic(service: Service, tmp_path: Path) 
     policy["version"] = f"{old_version}-reloaded"
     policy["categories"]["custom"]["terms"] = [*policy["categories"]["custom"]["terms"], "zorblax"]
     policy["categories"]["custom"]["input"] = "block"
-    new_policy = tmp_path / "policy.yaml"
-    new_policy.write_text(yaml.safe_dump(policy, allow_unicode=True, sort_keys=False))
+    new_policy = write_policy(policy, tmp_path / "policy.yaml")
 
     statuses: list[int] = []
     versions: list[str] = []

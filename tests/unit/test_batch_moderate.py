@@ -312,6 +312,33 @@ def test_oversized_image_file_is_refused_by_the_validator(
     assert (row.status, row.error_code, row.error_param) == ("rejected", expected.code, "image")
 
 
+def test_paths_that_leave_the_input_directory_are_refused(
+    job: JobConfig, continuous: ContinuousEngine, tmp_path: Path
+) -> None:
+    root = tmp_path / "input"
+    root.mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not read me")
+    (root / "link.txt").symlink_to(secret)
+    (root / "ok.txt").write_text("Describe this bag.")
+    worker = ModerationWorker(WorkerSettings(job=job, output_dir=str(tmp_path), image_root=str(root)), continuous)
+    rows = worker.process(
+        [
+            InputRow(id="up", prompt_path="../secret.txt"),
+            InputRow(id="absolute", image_path=str(secret)),
+            InputRow(id="symlink", prompt_path="link.txt"),
+            InputRow(id="inside", prompt_path="ok.txt"),
+        ]
+    )
+    refused = {r.id: (r.status, r.error_code, r.error_param) for r in rows if r.status != "ok"}
+    assert refused == {
+        "up": ("rejected", "path_outside_input", "prompt_path"),
+        "absolute": ("rejected", "path_outside_input", "image_path"),
+        "symlink": ("rejected", "path_outside_input", "prompt_path"),
+    }
+    assert [r.id for r in rows if r.status == "ok"] == ["inside"]
+
+
 def test_engine_failure_is_an_error_row_and_spares_the_batch(
     worker: ModerationWorker, monkeypatch: pytest.MonkeyPatch
 ) -> None:

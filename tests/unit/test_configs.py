@@ -26,7 +26,7 @@ def test_config_is_a_valid_serve_config_with_valid_args(name: str) -> None:
     for app in config["applications"]:
         AppArgs.model_validate(app["args"])
         deployments = {d["name"] for d in app["deployments"]}
-        assert deployments <= {"Ingress", "Validator", "VLM", "PolicyFilter"}
+        assert deployments <= {"Ingress", "Validator", "VLM", "PolicyFilter", "ImageScreen"}
 
 
 def test_canary_runs_two_model_versions_on_two_routes() -> None:

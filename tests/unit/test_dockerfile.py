@@ -57,14 +57,24 @@ def test_healthcheck_probes_the_readiness_route() -> None:
 
 
 def test_base_image_matches_pinned_ray_and_python_and_user_is_not_root() -> None:
-    (base,) = instruction("FROM")
+    *stages, base = instruction("FROM")  # the final stage is the image
+    assert [stage.split()[-1] for stage in stages] == ["nsfwjs"]
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     ray_pin = next(d for d in project["dependencies"] if d.startswith("ray[serve]=="))
     assert base == f"rayproject/ray:{ray_pin.split('==')[1]}-py{sys.version_info.major}{sys.version_info.minor}-gpu"
     (user,) = instruction("USER")
     assert user not in ("root", "0")
-    for source in [shlex.split(c)[-2] for c in instruction("COPY") if "requirements" not in c]:
+    for source in [shlex.split(c)[-2] for c in instruction("COPY") if "requirements" not in c and "--from=" not in c]:
         assert (ROOT / source).exists(), source
+
+
+def test_the_nsfwjs_stage_fetches_the_pinned_package_the_converter_checks() -> None:
+    from pipelines.moderation.images.nsfw_convert import NSFWJS_VERSION
+
+    assert f"npm pack nsfwjs@{NSFWJS_VERSION}" in " ".join(instruction("RUN"))
+    copied = [c for c in instruction("COPY") if c.startswith("--from=nsfwjs")]
+    assert copied and copied[0].endswith(f".cache/nsfwjs/nsfwjs-{NSFWJS_VERSION}.tgz")
+    assert any("nsfw_convert convert" in run for run in instruction("RUN"))
 
 
 def test_gpu_extra_and_gpu_lock_agree() -> None:

@@ -53,9 +53,11 @@ PRECISION_FLOOR = 0.9
 PRECISION_FLOORS = {**dict.fromkeys(RULE_CATEGORIES, PRECISION_FLOOR), "hate/harassment": 0.70}
 
 # Clean texts the shipped engine is known to flag, pinned so that a new false alarm fails the test and a
-# fixed one is noticed. All come from the profanity classifier; the rule layers flag no clean text.
+# fixed one is noticed. The rule layers flag no clean text. "This cake is to die for." (the old profanity
+# classifier) is fixed; the shipped text classifier scores "nude" in a cosmetics colour 0.52, just past its
+# sexual operating point.
 KNOWN_CLEAN_FALSE_ALARMS: dict[str, set[str]] = {
-    "This cake is to die for.": {"hate/harassment"},
+    "The nude colour lipstick sold out in an hour.": {"sexual"},
 }
 
 

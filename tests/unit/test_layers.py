@@ -1,5 +1,6 @@
-"""The model-backed layers: the shipped profanity classifier, the guard model (tiny random
-checkpoint), image screeners, and how their failures follow the policy's fail mode."""
+"""The model-backed layers: the profanity classifier, the guard model (tiny random checkpoint) and its
+cheap-first cascade behind the shipped classifier, image screeners, and how their failures follow the
+policy's fail mode."""
 
 from __future__ import annotations
 
@@ -19,15 +20,18 @@ from pipelines.moderation.images.screeners import (
 )
 from pipelines.moderation.policy.config import Policy, load_policy
 from pipelines.moderation.policy.engine import PolicyEngine
-from pipelines.moderation.text.detectors import DetectContext
+from pipelines.moderation.text.detectors import DetectContext, Hit
 from pipelines.moderation.text.guard import DEFAULT_CATEGORY_MAP, GuardConfig
 from pipelines.moderation.text.layers import (
+    CascadeConfig,
+    ClassifierConfig,
     GuardLayer,
     GuardLayerConfig,
     LayersConfig,
     ProfanityConfig,
     ProfanityLayer,
     build_text_layers,
+    in_band,
     sentence_spans,
 )
 from pipelines.moderation.text.normalize import NormalizedText
@@ -98,8 +102,11 @@ def test_profanity_decides_through_the_policy(profanity: ProfanityLayer, policy:
 
 
 def test_layers_build_in_cost_order_and_can_be_switched_off() -> None:
-    assert [layer.name for layer in build_text_layers(LayersConfig())] == ["profanity"]
-    assert build_text_layers(LayersConfig(profanity=ProfanityConfig(enabled=False))) == []
+    assert [layer.name for layer in build_text_layers(LayersConfig())] == ["classifier"]
+    both = LayersConfig(profanity=ProfanityConfig(enabled=True))
+    assert [layer.name for layer in build_text_layers(both)] == ["classifier", "profanity"]
+    off = LayersConfig(classifier=ClassifierConfig(enabled=False), profanity=ProfanityConfig(enabled=False))
+    assert build_text_layers(off) == []
 
 
 # --- guard model ----------------------------------------------------------------------------------
@@ -114,9 +121,9 @@ def test_every_guard_category_maps_to_a_shipped_policy_category(policy: Policy) 
     assert targets <= set(policy.categories)
 
 
-def _guard_layer(tiny_guard_dir: Path) -> GuardLayer:
+def _guard_layer(tiny_guard_dir: Path, *, gated: bool = False, cascade: CascadeConfig | None = None) -> GuardLayer:
     model = GuardConfig(model=str(tiny_guard_dir), dtype="float32", device="cpu", local_files_only=True)
-    return GuardLayer(GuardLayerConfig(model=model))
+    return GuardLayer(GuardLayerConfig(model=model, cascade=cascade or CascadeConfig()), gated=gated)
 
 
 def test_guard_verdict_becomes_policy_hits(
@@ -125,8 +132,8 @@ def test_guard_verdict_becomes_policy_hits(
     layer = _guard_layer(tiny_guard_dir)
     seen: list[str] = []
 
-    def answer(rendered: list[str]) -> list[str]:
-        seen.extend(rendered)  # the real template rendering ran
+    def answer(prompts: list[list[int]]) -> list[str]:
+        seen.extend(layer.model.tokenizer.decode(ids) for ids in prompts)  # the real template encoding ran
         return ["Safety: Unsafe\nCategories: Violent, Unethical Acts\nRefusal: No"]
 
     monkeypatch.setattr(layer.model, "generate", answer)
@@ -178,6 +185,80 @@ def test_guard_is_skipped_once_rules_already_block(tiny_guard_dir: Path, policy:
     layer.model.classify = counting  # type: ignore[method-assign]
     PolicyEngine(policy, [layer]).check("how to make a pipe bomb at home", "output")
     assert calls == []
+
+
+# --- the cheap-first cascade ---------------------------------------------------------------------
+
+
+def _counting(layer: GuardLayer) -> list[str]:
+    """Record the texts the real guard model is asked about (its generation still runs)."""
+    asked: list[str] = []
+    original = layer.model.classify
+
+    def counting(texts: list[str], *args: object, **kwargs: object) -> object:
+        asked.extend(texts)
+        return original(texts, *args, **kwargs)  # type: ignore[arg-type]
+
+    layer.model.classify = counting  # type: ignore[method-assign]
+    return asked
+
+
+def test_cascade_asks_the_guard_only_inside_the_uncertain_band(tiny_guard_dir: Path, policy: Policy) -> None:
+    layers = build_text_layers(LayersConfig())
+    classifier = layers[0]
+    clean, abusive = "Is this jacket waterproof?", "Shut up, you worthless stupid idiot."
+
+    def top(text: str) -> float:
+        return max((h.score for h in classifier.detect(NormalizedText.of(text), DetectContext("input"))), default=0)
+
+    assert top(clean) < 0.2 and 0.8 <= top(abusive) < 1.0  # the premise: two clear cases
+    guard = _guard_layer(tiny_guard_dir, gated=True, cascade=CascadeConfig(low=0.2, high=0.8))
+    asked = _counting(guard)
+    engine = PolicyEngine(policy, [*layers, guard])
+    for text in (clean, abusive):
+        engine.check(text, "input")
+    assert asked == [] and guard.skipped == 2 and guard.asked == 0
+    # a band that reaches up to 1: the abusive text is now uncertain and goes to the guard
+    wide = _guard_layer(tiny_guard_dir, gated=True, cascade=CascadeConfig(low=0.2, high=1.0))
+    asked_wide = _counting(wide)
+    engine = PolicyEngine(policy, [*layers, wide])
+    for text in (clean, abusive):
+        engine.check(text, "input")
+    assert asked_wide == [abusive] and wide.asked == 1 and wide.skipped == 1
+
+
+def test_guard_without_a_classifier_is_asked_about_every_text(tiny_guard_dir: Path) -> None:
+    model = GuardConfig(model=str(tiny_guard_dir), dtype="float32", device="cpu", local_files_only=True)
+    config = LayersConfig(classifier=ClassifierConfig(enabled=False), guard=GuardLayerConfig(model=model))
+    layers = build_text_layers(config)
+    assert [layer.name for layer in layers] == ["guard"]
+    guard = layers[0]
+    assert isinstance(guard, GuardLayer) and not guard.gated and guard.wants([])
+    gated = build_text_layers(LayersConfig(guard=GuardLayerConfig(model=model)))
+    assert [layer.name for layer in gated] == ["classifier", "guard"] and gated[1].gated  # type: ignore[attr-defined]
+    off = GuardLayerConfig(model=model, cascade=CascadeConfig(enabled=False))
+    ungated = build_text_layers(LayersConfig(guard=off))[1]
+    assert isinstance(ungated, GuardLayer) and not ungated.gated
+
+
+def test_cascade_band_must_be_ordered_and_above_the_classifier_floor() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        CascadeConfig(low=0.9, high=0.1)
+    model = GuardConfig(model="unused", local_files_only=True)
+    with pytest.raises(ValueError, match="report_floor"):
+        LayersConfig(
+            classifier=ClassifierConfig(report_floor=0.3),
+            guard=GuardLayerConfig(model=model, cascade=CascadeConfig(low=0.1, high=0.9)),
+        )
+
+
+def test_band_reads_only_its_source_layer() -> None:
+    band = CascadeConfig(low=0.2, high=0.8)
+    rule = Hit("spam", 0, 3, 1.0, "terms", "abc")
+    assert in_band([rule, Hit("spam", 0, 3, 0.5, "classifier", "")], band)
+    assert not in_band([rule, Hit("spam", 0, 3, 0.1, "classifier", "")], band)  # a rule hit is not the classifier
+    assert not in_band([Hit("spam", 0, 3, 0.85, "classifier", "")], band)
+    assert not in_band([], band)  # no classifier hit at all: below its report floor, clean
 
 
 # --- image screening ------------------------------------------------------------------------------

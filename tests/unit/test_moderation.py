@@ -16,8 +16,9 @@ from pipelines.inputs.images import image_sha256
 from pipelines.inputs.validation import ValidationLimits, validate_moderation_input
 from pipelines.moderation.moderator import OPENAI_CATEGORY_SOURCES, Moderator, openai_moderation
 from pipelines.moderation.policy.config import Policy, load_policy
+from pipelines.moderation.setup import PolicySettings, configured_policy, policy_digest
 from pipelines.moderation.text.detectors import Hit
-from pipelines.moderation.text.layers import ProfanityConfig, ProfanityLayer
+from pipelines.moderation.text.layers import LayersConfig, ProfanityConfig, ProfanityLayer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -209,3 +210,15 @@ def test_database_outage_follows_the_fail_mode_and_shows_in_health(
             assert log.health()["pending"] >= 2  # nothing is lost while the database is down
     finally:
         log.close(timeout_s=0.1)
+
+
+def test_the_policy_digest_follows_every_run_time_change() -> None:
+    policy_file = str(Path(__file__).resolve().parents[2] / "configs" / "policy.yaml")
+    base = configured_policy(PolicySettings(policy_file=policy_file))
+    layers = LayersConfig()
+    digest = policy_digest(base, layers)
+    assert digest == policy_digest(configured_policy(PolicySettings(policy_file=policy_file)), LayersConfig())
+    extra = configured_policy(PolicySettings(policy_file=policy_file, extra_terms={"spam": ["brand-new lure"]}))
+    assert extra.version == base.version and policy_digest(extra, layers) != digest
+    stricter = LayersConfig.model_validate({"classifier": {"enabled": False}})
+    assert policy_digest(base, stricter) != digest

@@ -112,10 +112,24 @@ def test_invalid_policies_are_refused(tmp_path: Path, path: tuple[str, ...], val
     for key in path:
         node = node[key]
     node.update(value)
-    bad = tmp_path / "policy.yaml"
-    bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    with pytest.raises(pydantic.ValidationError):
+    bad = copy_policy_dir(tmp_path, yaml.safe_dump(data, allow_unicode=True))
+    with pytest.raises(pydantic.ValidationError) as raised:
         load_policy(bad)
+    assert "term file" not in str(raised.value)  # refused for the edit, not for a lexicon left behind
+
+
+def copy_policy_dir(tmp_path: Path, policy_text: str) -> Path:
+    """A policy file in ``tmp_path`` whose relative ``term_files`` still find the shipped lexicons."""
+    (tmp_path / "lexicons").symlink_to(POLICY_FILE.parent / "lexicons")
+    path = tmp_path / "policy.yaml"
+    path.write_text(policy_text, encoding="utf-8")
+    return path
+
+
+def test_a_copied_policy_loads_like_the_shipped_one(tmp_path: Path, policy: Policy) -> None:
+    copied = load_policy(copy_policy_dir(tmp_path, POLICY_FILE.read_text(encoding="utf-8")))
+    for name, spec in policy.categories.items():  # the same lists, read through other paths
+        assert copied.categories[name].model_copy(update={"term_files": spec.term_files}) == spec
 
 
 def test_policy_file_must_be_a_mapping(tmp_path: Path) -> None:

@@ -125,9 +125,10 @@ def test_extra_customer_terms(engine: PolicyEngine) -> None:
 
 
 def test_policy_file_refuses_unknown_keys(tmp_path: Path) -> None:
+    (tmp_path / "lexicons").symlink_to(POLICY_FILE.parent / "lexicons")  # the term files it names
     bad = tmp_path / "policy.yaml"
     bad.write_text(POLICY_FILE.read_text() + "\nunknown_key: 1\n")
-    with pytest.raises(pydantic.ValidationError):
+    with pytest.raises(pydantic.ValidationError, match="unknown_key"):
         load_policy(bad)
 
 

@@ -1,5 +1,7 @@
 """Image screening of inputs: hits for the policy engine from a shipped detector or the VLM itself.
 
+* The always-on screens (``read``: OCR, codes, NSFW) run apart, in the ImageScreen deployment
+  (``reading.py`` reads, ``judge.py`` applies the policy, ``decision.py`` joins the decision).
 * :class:`NudeNetScreener` runs ``nudenet``'s bundled ONNX detector (an optional extra: its wheel
   is labelled MIT but ships an AGPL-3.0 licence file, so it is off by default and never installed
   by ``make setup``).
@@ -22,6 +24,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.core.types import GenerationRequest, GenerationResult, ImagePart, Message, SamplingParams, TextPart
+from pipelines.moderation.images.reading import ImageReadConfig
 from pipelines.moderation.text.detectors import Hit
 
 logger = logging.getLogger(__name__)
@@ -66,6 +69,17 @@ class VLMQuestionConfig(_Strict):
 
 
 class ImageScreenConfig(_Strict):
+    read: ImageReadConfig = Field(
+        default_factory=ImageReadConfig,
+        description="The always-on screens (OCR, QR codes and barcodes, NSFW classes), run by the ImageScreen "
+        "deployment once per image; what they flag is the policy's (`images` and the text categories).",
+    )
+    deadline_s: float = Field(
+        4.0,
+        gt=0.0,
+        description="Per-image time for an ImageScreen call, queueing included; past it (or on any failure) the "
+        "image is a hit on `unavailable_category`. Keep it above `read.text.deadline_s`.",
+    )
     nudenet: NudeNetConfig = Field(default_factory=NudeNetConfig)
     vlm_question: VLMQuestionConfig = Field(default_factory=VLMQuestionConfig)
     unavailable_category: str = Field(

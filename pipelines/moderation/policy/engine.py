@@ -9,18 +9,29 @@ Decisions:
 * Reported spans are capped at ``policy.max_reported_spans`` per category; redaction uses all.
 * Spans carry the layer that found them, never the matched text, so a decision on a redacted
   output does not hand the redacted PII back to the client.
+* Cheap first: an extra layer is skipped once the hits so far already block, and a layer with a
+  ``wants(hits)`` method (the cascade-gated guard model) runs only when it answers true for the hits
+  of the layers before it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import get_args
+from typing import Protocol, get_args, runtime_checkable
 
 from pipelines.moderation.policy.config import Action, CategoryPolicy, Direction, Policy
 from pipelines.moderation.text.detectors import DetectContext, Detector, Hit, PatternDetector, TermDetector
 from pipelines.moderation.text.normalize import NormalizedText
 
 _DIRECTIONS: frozenset[str] = frozenset(get_args(Direction))
+
+
+@runtime_checkable
+class GatedDetector(Protocol):
+    """A layer that decides from the cheaper layers' hits whether it is needed for this text."""
+
+    def wants(self, hits: Sequence[Hit]) -> bool: ...
 
 
 @dataclass
@@ -40,6 +51,9 @@ class PolicyDecision:
     blocked: bool
     text: str  # what may be returned: the original, a redacted copy, or the block message
     categories: dict[str, CategoryResult]
+    # digest of everything that decided (policy file, extra terms, layers, thresholds); set by the
+    # Moderator. The version alone misses run-time changes: the response cache keys on this.
+    policy_digest: str = ""
 
     @property
     def fired(self) -> list[str]:
@@ -61,13 +75,16 @@ class PolicyEngine:
 
     def detect(self, text: str, direction: Direction | None = None, prompt: str | None = None) -> list[Hit]:
         """All layers' hits. The cheap rule layers always all run, so every rule hit is reported; with a
-        ``direction``, the extra layers are skipped once the hits so far already block."""
-        normalized = NormalizedText.of(text)
+        ``direction``, the extra layers are skipped once the hits so far already block; a gated layer
+        runs only when it ``wants`` the hits so far."""
+        normalized = NormalizedText.of(text, self.policy.scan.max_chars)
         context = DetectContext(direction, prompt)
         hits = [hit for layer in self.rule_layers for hit in self._detect(layer, normalized, context)]
         for layer in self.extra_layers:
             if direction is not None and self._any_blocks(hits, direction):
                 break
+            if isinstance(layer, GatedDetector) and not layer.wants(hits):
+                continue
             hits += self._detect(layer, normalized, context)
         return hits
 

@@ -1,25 +1,44 @@
-"""Model-backed text layers of the policy engine, after the rule layers: a shipped classifier and
+"""Model-backed text layers of the policy engine, after the rule layers: the shipped classifier and
 an optional guard model. Each turns its model's output into :class:`Hit` s in policy category names.
+
+Decisions:
+
+* The default classifier is the project's own zh+en model (``classifier/``). ``alt-profanity-check``
+  (English only, and it scores profanity without a target as abuse) stays available, off by default.
+* Cheap first: with a classifier on, the guard model is asked only about texts whose classifier score
+  falls in the cascade's uncertain band (``GuardLayerConfig.cascade``). Below it the CPU layers call
+  the text clean, above it they have already decided; one generation per uncertain text only.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipelines.moderation.images.screeners import ImageScreenConfig
+from pipelines.moderation.text.classifier.layer import ClassifierConfig, ClassifierLayer
 from pipelines.moderation.text.detectors import DetectContext, Detector, Hit
 from pipelines.moderation.text.guard import GuardConfig, GuardModel, GuardVerdict
 from pipelines.moderation.text.normalize import NormalizedText
+from pipelines.moderation.text.sentences import sentence_spans
 
 logger = logging.getLogger(__name__)
 
-# Sentence ends (Latin and CJK) and line breaks: the classifier scores each sentence, so one abusive
-# sentence in a long answer is not diluted, and its span can be redacted.
-_SENTENCE = re.compile(r"[^\s.!?。！？][^.!?。！？\n]*[.!?。！？]*")
+__all__ = [
+    "CascadeConfig",
+    "ClassifierConfig",
+    "ClassifierLayer",
+    "GuardLayer",
+    "GuardLayerConfig",
+    "LayersConfig",
+    "ProfanityConfig",
+    "ProfanityLayer",
+    "build_text_layers",
+    "in_band",
+    "sentence_spans",
+]
 
 
 class _Strict(BaseModel):
@@ -27,15 +46,39 @@ class _Strict(BaseModel):
 
 
 class ProfanityConfig(_Strict):
-    enabled: bool = Field(True, description="Score English abuse with alt-profanity-check's shipped model.")
+    enabled: bool = Field(
+        False,
+        description="Score English abuse with alt-profanity-check's shipped model (superseded by `classifier`; "
+        "it counts profanity without a target as abuse).",
+    )
     category: str = Field("hate/harassment", description="Policy category its probability is reported under.")
     max_sentences: int = Field(
         256, gt=0, description="Sentences scored one by one; beyond this the rest is scored as one piece."
     )
 
 
+class CascadeConfig(_Strict):
+    """Which texts the guard model is asked about, by the cheap classifier's highest score."""
+
+    enabled: bool = Field(
+        True,
+        description="Ask the guard only when the classifier's highest score is in [low, high); off: ask about "
+        "every text the cheaper layers did not already block. Without a classifier layer the guard is always asked.",
+    )
+    low: float = Field(0.2, ge=0.0, le=1.0, description="Below this the classifier's verdict (clean) stands.")
+    high: float = Field(0.8, ge=0.0, le=1.0, description="At or above this the classifier's verdict (flagged) stands.")
+    source_layer: str = Field("classifier", description="Layer whose hits' scores decide (its `name`).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CascadeConfig:
+        if self.low > self.high:
+            raise ValueError(f"cascade band [{self.low}, {self.high}) is empty: low must not exceed high")
+        return self
+
+
 class GuardLayerConfig(_Strict):
     model: GuardConfig = Field(description="The Qwen3Guard-Gen checkpoint and how to read its verdicts.")
+    cascade: CascadeConfig = Field(default_factory=CascadeConfig, description="Cheap-first gating of the guard.")
     unavailable_category: str = Field(
         "guard_unavailable",
         description="Policy category hit (score 1) when the guard errors or its answer cannot be parsed. "
@@ -47,9 +90,30 @@ class GuardLayerConfig(_Strict):
 class LayersConfig(_Strict):
     """The layers beyond terms and patterns, cheapest first; part of the PolicyFilter's ``user_config``."""
 
+    classifier: ClassifierConfig = Field(
+        default_factory=ClassifierConfig, description="The shipped zh+en moderation classifier."
+    )
     profanity: ProfanityConfig = Field(default_factory=ProfanityConfig)
     guard: GuardLayerConfig | None = Field(None, description="The optional guard model; null turns it off.")
     image: ImageScreenConfig = Field(default_factory=lambda: ImageScreenConfig())
+
+    @model_validator(mode="after")
+    def _band_above_floor(self) -> LayersConfig:
+        """A classifier score under its report floor is never seen, so a band below the floor would never
+        ask the guard about texts it means to."""
+        guard = self.guard
+        if (
+            guard is not None
+            and guard.cascade.enabled
+            and self.classifier.enabled
+            and guard.cascade.source_layer == ClassifierLayer.name
+            and guard.cascade.low < self.classifier.report_floor
+        ):
+            raise ValueError(
+                f"guard.cascade.low ({guard.cascade.low}) is below classifier.report_floor "
+                f"({self.classifier.report_floor})"
+            )
+        return self
 
 
 class ProfanityLayer:
@@ -77,32 +141,38 @@ class ProfanityLayer:
         ]
 
 
-def sentence_spans(text: str, limit: int) -> list[tuple[int, int]]:
-    """[start, end) of each sentence with letters in it; the sentences past ``limit`` become one span."""
-    spans = [(m.start(), m.end()) for m in _SENTENCE.finditer(text) if any(ch.isalpha() for ch in m.group())]
-    if len(spans) > limit:
-        spans = [*spans[: limit - 1], (spans[limit - 1][0], spans[-1][1])]
-    return spans
-
-
 class GuardLayer:
     """Qwen3Guard-Gen as a layer: its verdict's categories become whole-text hits.
 
     A failure (exception, unparseable answer) never passes silently as safe: it becomes a hit on
     ``unavailable_category``, whose action in the policy is the fail mode.
+
+    ``gated``: whether the cascade band applies (``build_text_layers`` sets it when a classifier
+    layer runs before this one). The engine asks :meth:`wants` before calling :meth:`detect`.
     """
 
     name = "guard"
     cost = "model"  # one generation per check: final decisions only
 
-    def __init__(self, config: GuardLayerConfig, model: GuardModel | None = None) -> None:
+    def __init__(self, config: GuardLayerConfig, model: GuardModel | None = None, *, gated: bool = False) -> None:
         self.config = config
         self.model = model if model is not None else GuardModel(config.model)
+        self.gated = gated and config.cascade.enabled
         self.failures = 0
+        self.asked = 0  # texts the guard was asked about
+        self.skipped = 0  # texts the cascade decided without it
         self.on_latency: Callable[[float], None] | None = None  # e.g. a metrics histogram
         self.on_failure: Callable[[], None] | None = None  # e.g. a metrics counter
 
+    def wants(self, hits: Sequence[Hit]) -> bool:
+        """Whether this text needs the guard (the engine asks before ``detect``); counts the skips."""
+        if not self.gated or in_band(hits, self.config.cascade):
+            return True
+        self.skipped += 1
+        return False
+
     def detect(self, text: NormalizedText, context: DetectContext) -> list[Hit]:
+        self.asked += 1
         direction = context.direction or "input"
         prompts = [context.prompt] if direction == "output" and context.prompt is not None else None
         try:
@@ -124,15 +194,28 @@ class GuardLayer:
         return Hit(self.config.unavailable_category, 0, 0, 1.0, self.name, "")
 
 
+def in_band(hits: Sequence[Hit], band: CascadeConfig) -> bool:
+    """The cascade's test: is the source layer's highest score (0 without hits) in [low, high)?"""
+    top = max((h.score for h in hits if h.layer == band.source_layer), default=0.0)
+    return band.low <= top < band.high
+
+
 def verdict_hits(verdict: GuardVerdict, layer: str) -> list[Hit]:
     return [Hit(category, 0, 0, verdict.scores.get(category, 0.0), layer, "") for category in verdict.categories]
 
 
 def build_text_layers(config: LayersConfig) -> list[Detector]:
-    """The configured layers in cost order: the classifier (microseconds), then the guard model."""
+    """The configured layers in cost order: the classifiers (about a millisecond), then the guard model,
+    gated by the cascade band when the classifier runs before it."""
     layers: list[Detector] = []
+    if config.classifier.enabled:
+        layers.append(ClassifierLayer(config.classifier))
     if config.profanity.enabled:
         layers.append(ProfanityLayer(config.profanity))
     if config.guard is not None:
-        layers.append(GuardLayer(config.guard))
+        source = config.guard.cascade.source_layer
+        gated = any(layer.name == source for layer in layers)
+        if config.guard.cascade.enabled and not gated:
+            logger.warning("guard cascade: no %r layer runs before the guard, so it is asked about every text", source)
+        layers.append(GuardLayer(config.guard, gated=gated))
     return layers

@@ -121,7 +121,14 @@ class FakePolicy:
         self.moderator = Moderator(policy.model_copy(update={"categories": categories}))
         self.checks: list[tuple[str, str, bool]] = []  # (direction, text, partial)
 
-    async def check_input(self, *, text: str, request_id: str, images: Sequence[Image.Image] = ()) -> PolicyDecision:
+    async def check_input(
+        self,
+        *,
+        text: str,
+        request_id: str,
+        images: Sequence[Image.Image] = (),
+        image_sources: Sequence[str | None] = (),
+    ) -> PolicyDecision:
         self.checks.append(("input", text, False))
         return self.moderator.check(text, "input", request_id, images=images)
 
