@@ -12,11 +12,14 @@ A cache failure (Redis down, a bad entry) is a miss, never an error for the requ
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
+from pathlib import Path
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,6 +28,10 @@ from pipelines.core.types import GenerationRequest, ImagePart, TextPart
 from pipelines.inputs.images import image_sha256
 
 logger = logging.getLogger(__name__)
+
+
+MIN_SIGNING_KEY_CHARS = 16
+SIGNATURE_BYTES = 32  # HMAC-SHA256
 
 
 class CacheConfig(BaseModel):
@@ -39,6 +46,24 @@ class CacheConfig(BaseModel):
     )
     key_prefix: str = Field("qvs:cache:", description="Namespace of the keys in Redis.")
     timeout_s: float = Field(0.2, gt=0, description="Redis socket timeout; a slow cache is a miss.")
+    signing_key_env: str | None = Field(
+        None,
+        description="Environment variable holding the secret that signs Redis entries (HMAC-SHA256), so a "
+        "writable Redis cannot plant an answer; the redis backend needs it or `signing_key_file`.",
+    )
+    signing_key_file: str | None = Field(None, description="File holding the Redis signing secret.")
+
+    def signing_key(self) -> bytes:
+        """The Redis signing secret; a named source that is empty, or none at all, is an error."""
+        if self.signing_key_env:
+            secret = os.environ.get(self.signing_key_env, "").strip()
+        elif self.signing_key_file:
+            secret = Path(self.signing_key_file).read_text(encoding="utf-8").strip()
+        else:
+            raise ValueError("cache.backend redis needs cache.signing_key_env or cache.signing_key_file")
+        if len(secret) < MIN_SIGNING_KEY_CHARS:
+            raise ValueError(f"the cache signing secret must have at least {MIN_SIGNING_KEY_CHARS} characters")
+        return secret.encode()
 
 
 def cache_key(request: GenerationRequest, model_version: str, policy_version: str) -> str | None:
@@ -111,9 +136,11 @@ class MemoryCache:
 class RedisCache:
     """Shared by every ingress replica. Errors are logged (without the URL) and read as misses."""
 
-    def __init__(self, url: str, ttl_s: float, key_prefix: str, timeout_s: float) -> None:
+    def __init__(self, url: str, ttl_s: float, key_prefix: str, timeout_s: float, signing_key: bytes) -> None:
         import redis
 
+        self.signing_key = signing_key
+        self.forged = 0  # entries whose signature did not match: read as misses
         self.client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
         self.ttl_ms = int(ttl_s * 1000)
         self.key_prefix = key_prefix
@@ -121,14 +148,26 @@ class RedisCache:
 
     def get(self, key: str) -> bytes | None:
         try:
-            return self.client.get(self.key_prefix + key)
+            stored = self.client.get(self.key_prefix + key)
         except Exception as exc:  # noqa: BLE001 - any Redis failure is a miss
             self._failed("get", exc)
             return None
+        if stored is None:
+            return None
+        signature, value = stored[:SIGNATURE_BYTES], stored[SIGNATURE_BYTES:]
+        if not hmac.compare_digest(signature, self._sign(key, value)):
+            self.forged += 1
+            logger.warning("redis cache entry with a wrong signature ignored (written without our key)")
+            return None
+        return value
+
+    def _sign(self, key: str, value: bytes) -> bytes:
+        """Over the key too: a signed answer cannot be moved under another request's key."""
+        return hmac.new(self.signing_key, key.encode() + b"\x00" + value, hashlib.sha256).digest()
 
     def set(self, key: str, value: bytes) -> None:
         try:
-            self.client.set(self.key_prefix + key, value, px=self.ttl_ms)
+            self.client.set(self.key_prefix + key, self._sign(key, value) + value, px=self.ttl_ms)
         except Exception as exc:  # noqa: BLE001 - any Redis failure only loses the entry
             self._failed("set", exc)
 
@@ -143,5 +182,5 @@ def build_cache(config: CacheConfig) -> ResponseCache | None:
     if config.backend == "redis":
         if not config.redis_url:
             raise ValueError("cache.backend redis needs cache.redis_url")
-        return RedisCache(config.redis_url, config.ttl_s, config.key_prefix, config.timeout_s)
+        return RedisCache(config.redis_url, config.ttl_s, config.key_prefix, config.timeout_s, config.signing_key())
     return MemoryCache(config.max_entries, config.ttl_s)

@@ -71,6 +71,14 @@ class AuthenticationError(ServiceError):
     default_code = "invalid_api_key"
 
 
+class PermissionDeniedError(ServiceError):
+    """A valid key without the right to this route (HTTP 403): the audit log needs an admin key."""
+
+    status = 403
+    error_type = "permission_error"
+    default_code = "admin_key_required"
+
+
 class NotFoundError(ServiceError):
     status = 404
     error_type = "not_found_error"

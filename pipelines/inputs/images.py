@@ -37,6 +37,7 @@ JPEG, PNG, WEBP, GIF = "image/jpeg", "image/png", "image/webp", "image/gif"
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC = b"\xff\xd8\xff"
+_JPEG_START_OF_SCAN = b"\xff\xda"
 _GIF_MAGICS = (b"GIF87a", b"GIF89a")
 _RIFF_MAGIC = b"RIFF"
 _WEBP_MAGIC = b"WEBP"
@@ -66,6 +67,7 @@ class ImageLimits:
     max_aspect_ratio: float
     resize_max_pixels: int | None = None
     resize_min_pixels: int | None = None
+    max_jpeg_scans: int | None = None
 
 
 def sniff_image_type(data: bytes) -> str | None:
@@ -108,6 +110,8 @@ def _decode(data: bytes, declared_type: str | None, limits: ImageLimits, param: 
         raise _too_large(f"The image is larger than the limit of {limits.max_encoded_bytes} bytes.", param)
     sniffed = _sniff_or_refuse(data, param)
     _check_declared_type(declared_type, sniffed, param)
+    if sniffed == JPEG:
+        _check_jpeg_scans(data, limits, param)
     with Image.open(BytesIO(data), formats=[_PIL_PLUGIN[sniffed]]) as img:
         if img.format not in _PIL_FORMATS[sniffed]:
             raise _invalid_image(f"The image content does not match its {sniffed} signature.", param)
@@ -127,6 +131,22 @@ def _sniff_or_refuse(data: bytes, param: str) -> str:
             code="unsupported_image_type",
         )
     return sniffed
+
+
+def _check_jpeg_scans(data: bytes, limits: ImageLimits, param: str) -> None:
+    """Refuse a progressive-JPEG scan bomb before decoding it: every scan re-walks the whole image's
+    coefficients, so thousands of tiny scans in a small file cost minutes of CPU. Start-of-scan markers
+    (FF DA) cannot occur inside entropy-coded data (an FF there is always stuffed or a marker); an EXIF
+    thumbnail adds its own one or two, which the limit's headroom absorbs."""
+    if limits.max_jpeg_scans is None:
+        return
+    scans = data.count(_JPEG_START_OF_SCAN)
+    if scans > limits.max_jpeg_scans:
+        raise UnprocessableEntityError(
+            f"The JPEG has {scans} scans; the limit is {limits.max_jpeg_scans}.",
+            param=param,
+            code="too_many_jpeg_scans",
+        )
 
 
 def _check_declared_type(declared_type: str | None, sniffed: str, param: str) -> None:

@@ -69,6 +69,12 @@ class ValidationLimits(BaseModel):
         description="Images with fewer pixels are upscaled (aspect kept) to at least this many; "
         "Qwen3-VL's image processor default (size.shortest_edge, 256x256). None disables.",
     )
+    max_jpeg_scans: int = Field(
+        64,
+        ge=1,
+        description="Most scans in a JPEG (progressive ones have about 10): more is a scan bomb that costs "
+        "minutes of CPU to decode, refused (422) before decoding.",
+    )
     max_images_per_request: int = Field(8, ge=0, description="Most images in one request.")
     max_messages: int = Field(64, gt=0, description="Most messages in one request.")
     max_moderation_inputs: int = Field(32, gt=0, description="Most inputs in one `/v1/moderations` request.")
@@ -101,6 +107,7 @@ class ValidationLimits(BaseModel):
             max_aspect_ratio=self.max_aspect_ratio,
             resize_max_pixels=self.resize_max_pixels,
             resize_min_pixels=self.resize_min_pixels,
+            max_jpeg_scans=self.max_jpeg_scans,
         )
 
 

@@ -1,25 +1,67 @@
-"""API keys: where they come from, and a constant-time check of the one a request presents."""
+"""API keys: where they come from, and a constant-time check of the one a request presents.
+
+Two kinds: caller keys open the generation and moderation routes; admin keys open those and the
+routes that read other requests' data (the audit log). A key source that is named but yields no
+key is a configuration error, never "auth off": the replica refuses to start.
+"""
 
 from __future__ import annotations
 
 import hmac
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import Request
 
-from pipelines.core.errors import AuthenticationError
+from pipelines.core.errors import AuthenticationError, PermissionDeniedError
 from pipelines.core.paths import resolve_path
 from serve_app.config import IngressUserConfig
 
 
-def load_api_keys(settings: IngressUserConfig) -> list[bytes]:
-    keys: list[str] = []
-    if settings.api_key_env:
-        keys += os.environ.get(settings.api_key_env, "").split(",")
-    if settings.api_key_file:
-        keys += Path(resolve_path(settings.api_key_file)).read_text().splitlines()
-    return [k.strip().encode() for k in keys if k.strip()]
+class KeySourceError(ValueError):
+    """A configured key source (variable or file) is missing, unreadable or empty."""
+
+
+@dataclass(frozen=True)
+class ApiKeys:
+    callers: list[bytes] = field(default_factory=list)
+    admins: list[bytes] = field(default_factory=list)
+
+    @property
+    def required(self) -> bool:
+        return bool(self.callers or self.admins)
+
+
+def read_keys(env: str | None, file: str | None, what: str) -> list[bytes]:
+    """The keys of one source pair; a named source that holds no key raises :class:`KeySourceError`."""
+    keys: list[bytes] = []
+    if env:
+        from_env = _split(os.environ.get(env, "").split(","))
+        if not from_env:
+            raise KeySourceError(f"{what}_env names {env!r}, which is unset or empty: refusing to start without keys")
+        keys += from_env
+    if file:
+        try:
+            lines = Path(resolve_path(file)).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise KeySourceError(f"{what}_file {file!r} cannot be read: {type(exc).__name__}") from None
+        from_file = _split(lines)
+        if not from_file:
+            raise KeySourceError(f"{what}_file {file!r} holds no key: refusing to start without keys")
+        keys += from_file
+    return keys
+
+
+def load_api_keys(settings: IngressUserConfig) -> ApiKeys:
+    return ApiKeys(
+        callers=read_keys(settings.api_key_env, settings.api_key_file, "api_key"),
+        admins=read_keys(settings.admin_api_key_env, settings.admin_api_key_file, "admin_api_key"),
+    )
+
+
+def _split(values: list[str]) -> list[bytes]:
+    return [v.strip().encode() for v in values if v.strip()]
 
 
 def presented_key(request: Request) -> bytes:
@@ -35,6 +77,13 @@ def matches_any(presented: bytes, keys: list[bytes]) -> bool:
     return matched
 
 
-def require_key(request: Request, keys: list[bytes]) -> None:
-    if keys and not matches_any(presented_key(request), keys):
+def require_key(request: Request, keys: ApiKeys, *, admin: bool = False) -> None:
+    """401 without a valid key (when keys are configured); 403 for a caller key on an admin route."""
+    if not keys.required:
+        return
+    presented = presented_key(request)
+    is_admin = matches_any(presented, keys.admins)
+    if not (is_admin or matches_any(presented, keys.callers)):
         raise AuthenticationError("Invalid or missing API key.")
+    if admin and not is_admin:
+        raise PermissionDeniedError("This route needs an admin API key.")

@@ -16,7 +16,7 @@ from fastapi import Request
 
 from pipelines.cache import ResponseCache
 from pipelines.core.errors import DeadlineExceededError, ShuttingDownError
-from serve_app.api.auth import load_api_keys, require_key
+from serve_app.api.auth import ApiKeys, load_api_keys, require_key
 from serve_app.config import IngressUserConfig
 from serve_app.metrics import IngressMetrics
 from serve_app.serving.backends import Model, Policy, Validation
@@ -52,7 +52,7 @@ class Gateway:
         self.metrics = metrics if metrics is not None else IngressMetrics()
         self.created = int(time.time())
         self.settings = IngressUserConfig()
-        self.api_keys: list[bytes] = []
+        self.api_keys = ApiKeys()
 
     @property
     def model_name(self) -> str:
@@ -62,13 +62,19 @@ class Gateway:
         self.settings = settings
         self.api_keys = load_api_keys(settings)
         self.chat.configure(settings.request_deadline_s, settings.stream_hold_back_chars)
-        logger.info("ingress configured; API keys required: %s", bool(self.api_keys))
+        logger.info(
+            "ingress configured; API keys required: %s (%d caller, %d admin)",
+            self.api_keys.required,
+            len(self.api_keys.callers),
+            len(self.api_keys.admins),
+        )
 
-    def admit(self, request: Request) -> None:
-        """A new request: refused while draining, then its API key checked (if keys are configured)."""
+    def admit(self, request: Request, *, admin: bool = False) -> None:
+        """A new request: refused while draining, then its API key checked (if keys are configured);
+        ``admin``: the route reads other requests' data and needs an admin key."""
         if self.settings.draining:
             raise ShuttingDownError("The service is shutting down; retry on another replica or later.")
-        require_key(request, self.api_keys)
+        require_key(request, self.api_keys, admin=admin)
 
     @contextlib.asynccontextmanager
     async def deadline(self) -> AsyncIterator[None]:

@@ -68,6 +68,8 @@ async def read_json_body(request: Request, limit: int) -> Any:
         return json.loads(b"".join(chunks))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise InvalidRequestError("Request body is not valid JSON.", code="invalid_json") from exc
+    except ValueError:  # an integer past Python's int-string limit (4,300 digits): not a number we accept
+        raise InvalidRequestError("Request body holds a number too large to read.", code="invalid_json") from None
 
 
 async def read_json_object(request: Request, limit: int) -> dict[str, Any]:

@@ -55,8 +55,8 @@ def create_app(gateway: Gateway) -> FastAPI:
         if "messages" not in payload and "prompt" in payload:
             return await _legacy(gateway, payload, request_id)
         body = pydantic.TypeAdapter(ChatCompletionRequest).validate_python(payload)
-        if body.unknown_fields():
-            logger.info("request %s: ignoring unknown fields %s", request_id, body.unknown_fields())
+        if ignored := body.unknown_fields():
+            logger.info("request %s: ignoring unknown fields %s", request_id, ", ".join(ignored))
         if body.stream:
             async with shed_load():
                 events = await gateway.chat.chat_stream(body, request_id)
@@ -81,8 +81,8 @@ def create_app(gateway: Gateway) -> FastAPI:
 
     @app.get("/v1/moderation/decisions")
     async def decisions(request: Request) -> AuditDecisionPage:
-        """The audit log for dashboards, newest first; filters and paging in the query string."""
-        gateway.admit(request)
+        """The audit log for dashboards, newest first; filters and paging in the query string (admin keys)."""
+        gateway.admit(request, admin=True)
         query = DecisionQuery.model_validate(dict(request.query_params))
         async with shed_load():
             records, next_cursor = await gateway.moderation.decisions(query.model_dump())

@@ -9,6 +9,7 @@ model, and the policy files those name.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import yaml
 from pipelines.core.paths import resolve_path
 
 APP_IMPORT_PATH = "serve_app.app:build_app"
+DEFAULT_HOST = "127.0.0.1"  # Serve's default http_options.host
 
 
 class ConfigError(ValueError):
@@ -45,6 +47,7 @@ def check_config(path: str | Path) -> dict[str, Any]:
             continue  # another application (e.g. the composition example): Serve's schema is all we know
         args = _validated(AppArgs, app.get("args") or {}, f"{label} args")
         _check_policy_file(args.policy.policy_file, f"{label} args.policy.policy_file")
+        ingress = args.ingress
         for deployment in app.get("deployments") or []:
             name = deployment.get("name")
             if name not in DEPLOYMENT_USER_CONFIGS:
@@ -58,7 +61,34 @@ def check_config(path: str | Path) -> dict[str, Any]:
             policy_file = getattr(settings, "policy_file", None)
             if policy_file:
                 _check_policy_file(policy_file, f"{label} deployment {name} user_config.policy_file")
+            if name == "Ingress":
+                ingress = settings
+        _check_access(ingress, (config.get("http_options") or {}).get("host", DEFAULT_HOST), f"{label} Ingress")
     return config
+
+
+def _check_access(settings: Any, host: str, label: str) -> None:
+    """Key sources that hold keys, and no keyless service on a non-loopback address unless chosen."""
+    from serve_app.api.auth import KeySourceError, load_api_keys
+
+    try:
+        keys = load_api_keys(settings)
+    except KeySourceError as exc:
+        raise ConfigError(f"{label}: {exc}") from None
+    if not keys.required and not _is_loopback(host) and not settings.allow_unauthenticated:
+        raise ConfigError(
+            f"{label}: http_options.host {host!r} is reachable from other machines and no API key is configured; "
+            "set api_key_env / api_key_file (and admin_api_key_*), or allow_unauthenticated: true to serve openly"
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name that is not localhost: assume reachable
 
 
 def _validated(model: type[pydantic.BaseModel], data: object, label: str) -> Any:

@@ -132,7 +132,7 @@ def test_load_above_capacity_every_request_answered_and_memory_flat(service: Ser
 
 @pytest.mark.parametrize("deployment", ["Validator", "PolicyFilter", "VLM"])
 def test_replica_killed_under_load_recovers_and_loses_no_audit_record(
-    service: Service, client: httpx.Client, deployment: str
+    service: Service, client: httpx.Client, admin: httpx.Client, deployment: str
 ) -> None:
     run = LoadRun()
     loader = threading.Thread(
@@ -153,7 +153,7 @@ def test_replica_killed_under_load_recovers_and_loses_no_audit_record(
     assert all(o.ok_body for o in run.outcomes)  # never a silent empty 200
     assert recovered < RECOVERY_LIMIT_S
     served = {o.request_id for o in run.outcomes if o.status == 200}
-    missing = _missing_audit(client, served)
+    missing = _missing_audit(admin, served)
     assert not missing, f"{len(missing)} completed requests have no audit record"
 
 
@@ -172,13 +172,13 @@ def _recovery_time(client: httpx.Client, since: float) -> float:
     return float("inf")
 
 
-def _missing_audit(client: httpx.Client, request_ids: set[str]) -> set[str]:
+def _missing_audit(admin: httpx.Client, request_ids: set[str]) -> set[str]:
     """Completed requests without both their input and output decisions in the audit log."""
     missing = set(request_ids)
     deadline = time.perf_counter() + 60
     while missing and time.perf_counter() < deadline:
         for request_id in sorted(missing):
-            page = client.get("/v1/moderation/decisions", params={"request_id": request_id}).json()
+            page = admin.get("/v1/moderation/decisions", params={"request_id": request_id}).json()
             if {r["direction"] for r in page["data"]} == {"input", "output"}:
                 missing.discard(request_id)
         if missing:

@@ -63,6 +63,8 @@ def test_build_cache() -> None:
     assert isinstance(build_cache(CacheConfig()), MemoryCache)
     with pytest.raises(ValueError, match="redis_url"):
         build_cache(CacheConfig(backend="redis"))
+    with pytest.raises(ValueError, match=r"signing_key_env or cache\.signing_key_file"):
+        build_cache(CacheConfig(backend="redis", redis_url="redis://127.0.0.1:1/0"))
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +91,13 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc.wait(timeout=10)
 
 
-def test_redis_cache_against_a_real_server(redis_url: str) -> None:
-    cache = build_cache(CacheConfig(backend="redis", redis_url=redis_url, ttl_s=2.0))  # > a loaded VM's pause
+SIGNING = {"signing_key_env": "QVS_TEST_CACHE_KEY"}
+
+
+def test_redis_cache_against_a_real_server(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QVS_TEST_CACHE_KEY", "a-long-enough-cache-secret")
+    # ttl above a loaded VM's pauses
+    cache = build_cache(CacheConfig(backend="redis", redis_url=redis_url, ttl_s=2.0, **SIGNING))
     assert isinstance(cache, RedisCache)
     assert cache.get("k") is None
     cache.set("k", b'{"answer": 1}')
@@ -105,6 +112,24 @@ def test_redis_outage_is_a_miss_not_an_error() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead_port = s.getsockname()[1]
-    cache = RedisCache(f"redis://:secret@127.0.0.1:{dead_port}/0", ttl_s=1, key_prefix="x:", timeout_s=0.1)
+    cache = RedisCache(
+        f"redis://:secret@127.0.0.1:{dead_port}/0", ttl_s=1, key_prefix="x:", timeout_s=0.1, signing_key=b"k" * 16
+    )
     cache.set("k", b"v")
     assert cache.get("k") is None and cache.errors == 2
+
+
+def test_an_entry_planted_in_redis_without_the_key_is_a_miss(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QVS_TEST_CACHE_KEY", "a-long-enough-cache-secret")
+    cache = build_cache(CacheConfig(backend="redis", redis_url=redis_url, key_prefix="sig:", **SIGNING))
+    assert isinstance(cache, RedisCache)
+    cache.set("real", b'{"answer": "screened"}')
+    assert cache.get("real") == b'{"answer": "screened"}'
+    cache.client.set("sig:planted", b"\x00" * 32 + b'{"answer": "never screened"}')
+    signed_elsewhere = cache.client.get("sig:real")
+    cache.client.set("sig:moved", signed_elsewhere)  # a real entry moved under another key
+    assert cache.get("planted") is None and cache.get("moved") is None
+    assert cache.forged == 2 and cache.errors == 0
+    monkeypatch.setenv("QVS_TEST_CACHE_KEY", "short")
+    with pytest.raises(ValueError, match="at least 16 characters"):
+        build_cache(CacheConfig(backend="redis", redis_url=redis_url, **SIGNING))

@@ -188,6 +188,12 @@ def moderation_messages(text: str, direction: Direction, prompt: str | None = No
     return [*messages, {"role": "assistant", "content": text}]
 
 
+# Private-use characters no tokenizer treats as special: where the untrusted texts go in the template.
+_SENTINEL_START = "\ue000"
+_SENTINEL = _SENTINEL_START + "{}\ue001"
+_SENTINEL_SPLIT = re.compile("\ue000([01])\ue001")
+
+
 class GuardModel:
     """A loaded Qwen3Guard-Gen checkpoint; ``classify`` runs one greedy, left-padded batch."""
 
@@ -200,6 +206,12 @@ class GuardModel:
         common: dict[str, Any] = {"revision": config.revision, "local_files_only": config.local_files_only}
         self.tokenizer = AutoTokenizer.from_pretrained(config.model, **common)
         self.tokenizer.padding_side = "left"
+        specials = {t.content for t in self.tokenizer.added_tokens_decoder.values() if t.special}
+        specials |= set(self.tokenizer.all_special_tokens)
+        # longest first, so a token that is a prefix of another never splits it
+        self._special_split = re.compile(
+            "(" + "|".join(re.escape(t) for t in sorted(specials, key=len, reverse=True)) + ")"
+        )
         self.model = AutoModelForCausalLM.from_pretrained(config.model, dtype=self.dtype, **common)
         self.model.to(self.device).eval()
         self.eos_token_ids = self._eos_token_ids()
@@ -217,32 +229,77 @@ class GuardModel:
         return ids
 
     def render(self, texts: list[str], direction: Direction, prompts: list[str] | None = None) -> list[str]:
-        """The moderation prompts, as the checkpoint's own chat template writes them."""
+        """The moderation prompts, as the checkpoint's own chat template writes them (for reading;
+        :meth:`encode` is what the model gets)."""
+        return [self._template(text, direction, prompt) for text, prompt in self._paired(texts, direction, prompts)]
+
+    def encode(self, texts: list[str], direction: Direction, prompts: list[str] | None = None) -> list[list[int]]:
+        """Token ids of each moderation prompt, with the untrusted text unable to forge a role token.
+
+        The template is rendered around sentinels. Only the template's own special tokens
+        (``<|im_start|>``, the role marker) become special ids; every run of plain text between them,
+        the user's and the model's text included, is tokenized with ``split_special_tokens=True``, so
+        a text spelling ``<|im_end|>`` stays those characters. Without such strings the ids equal
+        what the tokenizer makes of the rendered prompt.
+        """
+        encoded = []
+        for text, prompt in self._paired(texts, direction, prompts):
+            untrusted = [text] if prompt is None else [text, prompt]
+            rendered = self._template(
+                _SENTINEL.format(0), direction, _SENTINEL.format(1) if prompt is not None else None
+            )
+            if rendered.count(_SENTINEL_START) != len(untrusted):
+                raise ValueError("the guard's chat template dropped or repeated the moderated text")
+            ids: list[int] = []
+            plain: list[str] = []
+            for index, piece in enumerate(_SENTINEL_SPLIT.split(rendered)):
+                if index % 2:  # a captured sentinel number: the untrusted text it stands for
+                    plain.append(untrusted[int(piece)])
+                    continue
+                for part_index, part in enumerate(self._special_split.split(piece)):
+                    if part_index % 2:  # one of the template's special tokens
+                        ids += self._plain_ids(plain)
+                        plain = []
+                        ids.append(self.tokenizer.convert_tokens_to_ids(part))
+                    elif part:
+                        plain.append(part)
+            ids += self._plain_ids(plain)
+            encoded.append(ids)
+        return encoded
+
+    def _plain_ids(self, parts: list[str]) -> list[int]:
+        if not parts:
+            return []
+        text = "".join(parts)
+        return self.tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+
+    def _paired(
+        self, texts: list[str], direction: Direction, prompts: list[str] | None
+    ) -> list[tuple[str, str | None]]:
         if prompts is not None and direction == "input":
             raise ValueError("prompts apply to output moderation only")
         if prompts is not None and len(prompts) != len(texts):
             raise ValueError(f"{len(prompts)} prompts for {len(texts)} texts")
-        paired = prompts if prompts is not None else [None] * len(texts)
-        return [
-            self.tokenizer.apply_chat_template(
-                moderation_messages(text, direction, prompt), tokenize=False, add_generation_prompt=True
-            )
-            for text, prompt in zip(texts, paired, strict=True)
-        ]
+        return list(zip(texts, prompts if prompts is not None else [None] * len(texts), strict=True))
+
+    def _template(self, text: str, direction: Direction, prompt: str | None) -> str:
+        return self.tokenizer.apply_chat_template(
+            moderation_messages(text, direction, prompt), tokenize=False, add_generation_prompt=True
+        )
 
     def classify(self, texts: list[str], direction: Direction, prompts: list[str] | None = None) -> list[GuardVerdict]:
         """One verdict per text; output moderation pairs each text with its user prompt when given."""
         if not texts:
             return []
         started = time.perf_counter()
-        generated = self.generate(self.render(texts, direction, prompts))
+        generated = self.generate(self.encode(texts, direction, prompts))
         latency = time.perf_counter() - started
         return [parse_guard_output(raw, self.config).model_copy(update={"latency_s": latency}) for raw in generated]
 
     @torch.inference_mode()
-    def generate(self, rendered: list[str]) -> list[str]:
-        """Greedy generation for already rendered prompts; returns the decoded new text of each."""
-        batch = self.tokenizer(rendered, padding=True, add_special_tokens=False, return_tensors="pt").to(self.device)
+    def generate(self, prompts: list[list[int]]) -> list[str]:
+        """Greedy generation for encoded prompts (left-padded into one batch); the decoded new text of each."""
+        batch = self.tokenizer.pad({"input_ids": prompts}, padding=True, return_tensors="pt").to(self.device)
         gen_config = GenerationConfig(
             max_new_tokens=self.config.max_new_tokens,
             do_sample=False,

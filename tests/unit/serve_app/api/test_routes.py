@@ -4,6 +4,7 @@ request ids, headers, keys and draining, with in-process backends behind them.""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 import httpx
@@ -74,6 +75,49 @@ def test_api_keys_are_required_once_configured(
     right = call(http, "POST", "/v1/chat/completions", settings, json=CHAT, headers={"authorization": "Bearer k-two"})
     assert right.status_code == 200
     assert call(http, "GET", "/healthz", settings).status_code == 200  # probes need no key
+
+
+def test_a_huge_integer_is_a_400_and_unknown_fields_are_logged_by_name_and_size(
+    http: Callable[..., httpx.AsyncClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    huge = b'{"messages": [], "max_tokens": ' + b"9" * 5000 + b"}"
+    reply = call(http, "POST", "/v1/chat/completions", content=huge, headers={"content-type": "application/json"})
+    assert reply.status_code == 400 and reply.json()["error"]["code"] == "invalid_json"
+    assert "Traceback" not in caplog.text
+
+    secret = "s3cr3t-" + "v" * 100_000
+    extra = {f"junk{i}": secret for i in range(30)} | {"n" * 500: 1}
+    with caplog.at_level(logging.INFO, logger="ray.serve"):
+        assert call(http, "POST", "/v1/chat/completions", json={**CHAT, **extra}).status_code == 200
+    [line] = [r.getMessage() for r in caplog.records if "ignoring unknown fields" in r.getMessage()]
+    assert "s3cr3t" not in line and len(line) < 1000, line
+    assert "'junk0'(100009B)" in line and "+21 more" in line
+
+
+def test_the_audit_log_needs_an_admin_key(
+    http: Callable[..., httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QVS_TEST_KEYS", "caller-key")
+    monkeypatch.setenv("QVS_TEST_ADMIN_KEYS", "admin-key")
+    both = {"api_key_env": "QVS_TEST_KEYS", "admin_api_key_env": "QVS_TEST_ADMIN_KEYS"}
+
+    def bearer(key: str) -> dict[str, str]:
+        return {"authorization": f"Bearer {key}"}
+
+    as_caller = call(http, "GET", "/v1/moderation/decisions", both, headers=bearer("caller-key"))
+    assert as_caller.status_code == 403
+    assert as_caller.json()["error"]["type"] == "permission_error"
+    assert as_caller.json()["error"]["code"] == "admin_key_required"
+    assert as_caller.json()["error"]["request_id"] == as_caller.headers["x-request-id"]
+    assert call(http, "GET", "/v1/moderation/decisions", both).status_code == 401
+    assert call(http, "GET", "/v1/moderation/decisions", both, headers=bearer("admin-key")).status_code == 200
+    # an admin key opens the caller routes too
+    admin_chat = call(http, "POST", "/v1/chat/completions", both, json=CHAT, headers=bearer("admin-key"))
+    assert admin_chat.status_code == 200
+    # caller keys and no admin key: the audit log is closed to everyone
+    callers_only = {"api_key_env": "QVS_TEST_KEYS"}
+    closed = call(http, "GET", "/v1/moderation/decisions", callers_only, headers=bearer("caller-key"))
+    assert closed.status_code == 403
 
 
 def test_draining_refuses_new_requests_and_fails_readiness(http: Callable[..., httpx.AsyncClient]) -> None:

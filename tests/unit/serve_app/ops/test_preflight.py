@@ -61,6 +61,7 @@ def test_a_missing_or_broken_policy_file_is_caught(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"no such file /nope\.yaml"):
         check_config(_config(tmp_path, lambda c: use_policy(c, "/nope.yaml")))
     broken = tmp_path / "policy.yaml"
+    (tmp_path / "lexicons").symlink_to(ROOT / "configs" / "lexicons")  # its term files, found beside it
     policy = yaml.safe_load((ROOT / "configs" / "policy.yaml").read_text())
     policy["categories"]["spam"]["input"] = "explode"
     broken.write_text(yaml.safe_dump(policy, allow_unicode=True))
@@ -74,3 +75,37 @@ def test_unreadable_yaml_is_one_line(tmp_path: Path) -> None:
     path.write_text("applications: [\n")
     with pytest.raises(ConfigError, match="cannot read the config"):
         check_config(path)
+
+
+def test_a_key_source_without_keys_is_caught_before_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QVS_NO_SUCH_KEYS", raising=False)
+    path = _config(tmp_path, lambda c: _deployment(c, "Ingress")["user_config"].update(api_key_env="QVS_NO_SUCH_KEYS"))
+    with pytest.raises(ConfigError, match=r"Ingress: api_key_env names 'QVS_NO_SUCH_KEYS', which is unset or empty"):
+        check_config(path)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "::", "qvs.example.com"])
+def test_a_keyless_service_on_a_reachable_address_needs_allow_unauthenticated(
+    tmp_path: Path, host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    open_door = _config(tmp_path, lambda c: c.setdefault("http_options", {}).update(host=host))
+    with pytest.raises(ConfigError, match="reachable from other machines and no API key is configured"):
+        check_config(open_door)
+
+    def chosen(config: dict) -> None:
+        config.setdefault("http_options", {}).update(host=host)
+        _deployment(config, "Ingress")["user_config"].update(allow_unauthenticated=True)
+
+    assert check_config(_config(tmp_path, chosen))
+    monkeypatch.setenv("QVS_SOME_KEYS", "k1")
+
+    def with_keys(config: dict) -> None:
+        config.setdefault("http_options", {}).update(host=host)
+        _deployment(config, "Ingress")["user_config"].update(api_key_env="QVS_SOME_KEYS")
+
+    assert check_config(_config(tmp_path, with_keys))
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1"])
+def test_loopback_needs_no_key(tmp_path: Path, host: str) -> None:
+    assert check_config(_config(tmp_path, lambda c: c.setdefault("http_options", {}).update(host=host)))

@@ -8,10 +8,11 @@ from collections.abc import Callable
 
 import pytest
 
+from pipelines.cache import MemoryCache
 from pipelines.core.errors import NotFoundError, OverloadedError
 from serve_app.api.gateway import Gateway
 from serve_app.api.protocol import ChatCompletionRequest, LegacyGenerateRequest
-from tests.unit.serve_app.fakes import BLOCKED_TERM, FakeModel, FakePolicy
+from tests.unit.serve_app.fakes import BLOCKED_TERM, FakeModel, FakePolicy, FakeValidator
 
 
 def chat_body(text: str, **fields: object) -> ChatCompletionRequest:
@@ -91,3 +92,39 @@ def test_the_legacy_body_gets_both_summaries(gateway: Callable[..., Gateway]) ->
     assert response.text == FakeModel().answer and response.finish_reason == "stop" and batch_size == 1
     assert set(response.moderation) == {"input", "output"}
     assert response.moderation["input"].action == "allow"
+
+
+def test_a_cache_hit_is_screened_again_and_a_policy_change_misses(model: FakeModel) -> None:
+    """What a cache returns has passed the output policy in force now, and is audited under the new
+    request's id; an entry written under another effective policy (digest) is never read."""
+    policy = FakePolicy()
+    policy.moderator.policy_digest = "policy-a"
+    cache = MemoryCache(max_entries=16, ttl_s=60)
+    gw = Gateway(
+        validator=FakeValidator(),
+        model=model,
+        policy=policy,
+        model_name="qwen3-vl-test",
+        moderation_model="policy-test",
+        model_version="fake@1",
+        cache=cache,
+    )
+    body = chat_body("Describe a tote bag.", temperature=0)
+    assert run(gw.chat.chat(body, "rid-a")).cache == "miss"
+    policy.checks.clear()
+    hit = run(gw.chat.chat(body, "rid-b"))
+    assert hit.cache == "hit" and hit.response.id == "chatcmpl-rid-b"
+    assert ("output", FakeModel().answer, False) in policy.checks  # screened (and audited) again
+    assert len(model.seen) == 1
+
+    # an entry that would not pass today's output policy (a tampered shared cache) is a miss
+    [key] = list(cache._entries)
+    forged = hit.response.model_copy(deep=True)
+    forged.choices[0].message.content = f"psst: {BLOCKED_TERM}"
+    cache.set(key, forged.model_dump_json().encode())
+    again = run(gw.chat.chat(body, "rid-c"))
+    assert again.cache == "miss" and BLOCKED_TERM not in again.response.choices[0].message.content
+    assert len(model.seen) == 2
+
+    policy.moderator.policy_digest = "policy-b"  # e.g. an extra term added at run time
+    assert run(gw.chat.chat(body, "rid-d")).cache == "miss" and len(model.seen) == 3
