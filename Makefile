@@ -65,7 +65,7 @@ lint: setup
 	$(VENV)/bin/hadolint Dockerfile
 
 test: setup tiny-model lint
-	$(PY) -m pytest tests/unit tests/e2e -q
+	$(PY) -m pytest tests/unit tests/e2e -q --durations=25
 
 # the NSFW conversion against the original nsfwjs in Node (tfjs's JavaScript backend, from npm): minutes
 test-dev: setup
