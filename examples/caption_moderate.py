@@ -88,7 +88,7 @@ class CaptionModerate:
         parts = [{"type": "image_url", "image_url": {"url": body.image}}]
         (item,) = await validator.validate_moderation(value=parts, request_id=request_id)
         screened = await policy.check_input(
-            text="", request_id=request_id, images=item.images, image_sources=[body.image]
+            text="", request_id=request_id, images=[part.image for part in item.images], image_sources=[body.image]
         )
         if screened.blocked:  # the image never reaches the model
             return CaptionResponse(
