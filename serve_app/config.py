@@ -85,6 +85,18 @@ class IngressUserConfig(StrictConfig):
         description="Streamed text kept back until later text shows it does not start a policy match; longer "
         "than the longest term or pattern you need caught across tokens.",
     )
+    stream_approve_chars: int = Field(
+        256,
+        ge=1,
+        description="With a model layer in the policy (the guard), streamed text is released only after every "
+        "layer approved it: at each sentence end, or after this many characters without one.",
+    )
+    stream_check_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Longest a mid-stream policy check may take; past it the stream ends with an `error` event "
+        "(`screen_timeout`), never with unscreened text.",
+    )
 
 
 class ImageScreenUserConfig(StrictConfig):

@@ -34,13 +34,14 @@ from pipelines.moderation.images.screeners import Generate
 from pipelines.moderation.images.screening import InProcessImageScreens
 from pipelines.moderation.moderator import Moderator, openai_moderation
 from pipelines.moderation.policy.engine import PolicyDecision
+from pipelines.moderation.request_text import redacted_request, request_text
 from pipelines.moderation.setup import (
     Layers,
     audit_log,
     build_moderator,
     configured_policy,
 )
-from serve_app.serving.decisions import category_results, request_text
+from serve_app.serving.decisions import category_results
 from serve_app.version import APP_VERSION
 
 logger = logging.getLogger(__name__)
@@ -113,7 +114,8 @@ class ModerationWorker:
                 results[index] = self._result(row.id, request_id, decision, None, None)
             else:
                 admitted.append(_Admitted(index, row, request, prompt, decision))
-        for item, generated in zip(admitted, self._generate([a.request for a in admitted]), strict=True):
+        redacted = [redacted_request(a.request, a.input_decision) for a in admitted]  # input: redact reaches the model
+        for item, generated in zip(admitted, self._generate(redacted), strict=True):
             rid = item.request.request_id
             try:
                 if isinstance(generated, BaseException):

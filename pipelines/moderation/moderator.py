@@ -96,7 +96,9 @@ class Moderator:
         self.engine = PolicyEngine(policy, list(text_layers))
         self.policy_digest = policy_digest
         # Partial checks (a stream's intermediate screens) skip model layers: they run per delta.
-        self.partial_engine = PolicyEngine(policy, [layer for layer in text_layers if is_cheap(layer)])
+        cheap = [layer for layer in text_layers if is_cheap(layer)]
+        self.partial_engine = PolicyEngine(policy, cheap)
+        self.partial_skips_layers = len(cheap) < len(text_layers)
         self.image_screeners = list(image_screeners)
         self.audit = audit
         self.audit_fail_mode = audit_fail_mode
@@ -118,14 +120,21 @@ class Moderator:
         prompt: str | None = None,
         images: Sequence[Image.Image] = (),
         partial: bool = False,
+        all_layers: bool = False,
         extra_hits: Sequence[Hit] = (),
     ) -> PolicyDecision:
-        """``partial``: an intermediate screen of a growing text (cheap layers only, not audited);
-        the final decision on the same text must be a full check. ``extra_hits``: what screens that
-        ran elsewhere found (the ImageScreen deployment), decided and audited with the text's hits."""
+        """``partial``: an intermediate screen of a growing text, not audited: the cheap layers only
+        (the decision's ``all_layers`` says whether any were skipped), or with ``all_layers`` every layer
+        (a stream's approval of text before it is released). The final decision on the same text must be
+        a full check. ``extra_hits``: what screens that ran elsewhere found (the ImageScreen
+        deployment), decided and audited with the text's hits."""
+        if partial and all_layers:
+            return dataclasses.replace(self.engine.check(text, direction, prompt), policy_digest=self.policy_digest)
         if partial:
             return dataclasses.replace(
-                self.partial_engine.check(text, direction, prompt), policy_digest=self.policy_digest
+                self.partial_engine.check(text, direction, prompt),
+                policy_digest=self.policy_digest,
+                all_layers=not self.partial_skips_layers,
             )
         hits: list[Hit] = self.engine.detect(text, direction, prompt)
         hits += [h for h in extra_hits if h.category in self.policy.categories]

@@ -23,6 +23,7 @@ from serve_app.serving.backends import Model, Policy, Validation
 from serve_app.serving.chat import ChatService
 from serve_app.serving.health import HealthService
 from serve_app.serving.moderations import ModerationService
+from serve_app.serving.streaming import StreamLimits
 from serve_app.version import APP_VERSION
 
 logger = logging.getLogger("ray.serve")
@@ -61,7 +62,14 @@ class Gateway:
     def configure(self, settings: IngressUserConfig) -> None:
         self.settings = settings
         self.api_keys = load_api_keys(settings)
-        self.chat.configure(settings.request_deadline_s, settings.stream_hold_back_chars)
+        self.chat.configure(
+            settings.request_deadline_s,
+            StreamLimits(
+                hold_back_chars=settings.stream_hold_back_chars,
+                approve_chars=settings.stream_approve_chars,
+                check_timeout_s=settings.stream_check_timeout_s,
+            ),
+        )
         logger.info(
             "ingress configured; API keys required: %s (%d caller, %d admin)",
             self.api_keys.required,

@@ -88,9 +88,11 @@ class PolicyClient:
         return await self.handle.check.remote(text, "input", request_id, None, list(images), False, list(image_sources))
 
     async def check_output(
-        self, *, text: str, request_id: str, prompt: str | None, partial: bool = False
+        self, *, text: str, request_id: str, prompt: str | None, partial: bool = False, all_layers: bool = False
     ) -> PolicyDecision:
-        return await self.handle.check.remote(text, "output", request_id, prompt, [], partial)
+        return await self.handle.check.remote(
+            text, "output", request_id, prompt, [], partial, [], all_layers=all_layers
+        )
 
     async def decisions(self, *, query: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
         return await self.handle.decisions.remote(query)

@@ -107,13 +107,17 @@ class PolicyFilterDeployment:
         images: Sequence[Image.Image] = (),
         partial: bool = False,
         image_sources: Sequence[str | None] = (),
+        all_layers: bool = False,
     ) -> PolicyDecision:
         """``image_sources``: each image's inline source in the request, which the screens read instead of
-        the validator's copy (``pipelines/moderation/images/reading.py``)."""
+        the validator's copy (``pipelines/moderation/images/reading.py``). ``partial``/``all_layers``: as
+        ``Moderator.check``."""
         moderator, screens = self._moderator(), self.images
         if partial or not images or screens is None or not screens.read.enabled:
             decision = await asyncio.to_thread(
-                moderator.check, text, direction, request_id, prompt=prompt, images=images, partial=partial
+                lambda: moderator.check(
+                    text, direction, request_id, prompt=prompt, images=images, partial=partial, all_layers=all_layers
+                )
             )
         else:
             readings = await self._read(images, image_sources, screens)

@@ -60,9 +60,10 @@ class Policy(Protocol):
         ...
 
     async def check_output(
-        self, *, text: str, request_id: str, prompt: str | None, partial: bool = False
+        self, *, text: str, request_id: str, prompt: str | None, partial: bool = False, all_layers: bool = False
     ) -> PolicyDecision:
-        """``partial``: an intermediate screen of a growing streamed text (not audited)."""
+        """``partial``: an intermediate screen of a growing streamed text (not audited), by the cheap layers
+        only unless ``all_layers`` (pipelines/moderation/stream_screen.py)."""
         ...
 
     async def decisions(self, *, query: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]: ...

@@ -19,6 +19,7 @@ from pipelines.cache import ResponseCache, cache_key
 from pipelines.core.errors import NotFoundError
 from pipelines.core.types import GenerationRequest
 from pipelines.moderation.policy.engine import PolicyDecision
+from pipelines.moderation.request_text import redacted_request, request_text
 from serve_app.api.protocol import (
     ChatCompletionRequest,
     ChatCompletionResponse,
@@ -30,9 +31,9 @@ from serve_app.api.protocol import (
 )
 from serve_app.serving.backends import Model, Policy, Validation
 from serve_app.serving.completion import ChatOutcome, Completion
-from serve_app.serving.decisions import category_results, image_findings, request_text, summary
+from serve_app.serving.decisions import category_results, image_findings, summary
 from serve_app.serving.image_sources import chat_sources, legacy_sources
-from serve_app.serving.streaming import ChatStream
+from serve_app.serving.streaming import ChatStream, StreamLimits
 
 
 class ChatService:
@@ -54,11 +55,11 @@ class ChatService:
         self.model_version = model_version
         self.cache = cache
         self.deadline_s: float | None = None
-        self.hold_back_chars = 0
+        self.stream_limits = StreamLimits()
 
-    def configure(self, deadline_s: float, hold_back_chars: int) -> None:
+    def configure(self, deadline_s: float, stream_limits: StreamLimits) -> None:
         self.deadline_s = deadline_s
-        self.hold_back_chars = hold_back_chars
+        self.stream_limits = stream_limits
 
     def check_model(self, requested: str | None) -> None:
         if requested is not None and requested != self.model_name:
@@ -96,7 +97,7 @@ class ChatService:
         """Only an unblocked input reaches the model; the answer is screened before it is returned."""
         if input_decision.blocked:
             return Completion(input_decision, None, None)
-        result = await self.model.generate(request=request)
+        result = await self.model.generate(request=redacted_request(request, input_decision))
         output = await self.policy.check_output(text=result.text, request_id=request.request_id, prompt=prompt)
         return Completion(input_decision, output, result)
 
@@ -193,7 +194,7 @@ class ChatService:
             model=self.model,
             policy=self.policy,
             model_name=self.model_name,
-            hold_back_chars=self.hold_back_chars,
+            limits=self.stream_limits,
             request=request,
             prompt=prompt,
             input_decision=input_decision,

@@ -6,7 +6,6 @@ both say the same thing about the same decision.
 
 from __future__ import annotations
 
-from pipelines.core.types import GenerationRequest
 from pipelines.moderation.moderator import openai_moderation
 from pipelines.moderation.policy.engine import PolicyDecision
 from serve_app.api.protocol import CategoryResultOut, ImageFindingOut, ModerationResult, ModerationSummary
@@ -64,8 +63,3 @@ def moderation_result(decision: PolicyDecision, *, has_text: bool, has_image: bo
         category_results=category_results(decision),
         image_findings=image_findings(decision),
     )
-
-
-def request_text(request: GenerationRequest) -> str:
-    """Everything the caller wrote (system, user and earlier assistant turns), for the input policy."""
-    return "\n".join(m.text for m in request.messages if m.text)

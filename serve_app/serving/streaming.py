@@ -13,12 +13,14 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
-from pipelines.core.errors import ServiceError
+from pipelines.core.errors import DeadlineExceededError, ServiceError
 from pipelines.core.types import GenerationRequest, GenerationResult
 from pipelines.engine.continuous import StreamEvent
 from pipelines.moderation.policy.engine import PolicyDecision
-from pipelines.moderation.stream_screen import StreamScreen
+from pipelines.moderation.request_text import redacted_request
+from pipelines.moderation.stream_screen import CheckKind, StreamScreen
 from serve_app.api.errors import as_service_error
 from serve_app.api.protocol import (
     ChatCompletionChunk,
@@ -37,6 +39,15 @@ logger = logging.getLogger("ray.serve")
 DONE = "data: [DONE]\n\n"
 
 
+@dataclass(frozen=True)
+class StreamLimits:
+    """How streamed text is screened (``IngressUserConfig.stream_*``; pipelines/moderation/stream_screen.py)."""
+
+    hold_back_chars: int = 48
+    approve_chars: int = 256
+    check_timeout_s: float = 10.0
+
+
 class ChatStream:
     def __init__(
         self,
@@ -44,7 +55,7 @@ class ChatStream:
         model: Model,
         policy: Policy,
         model_name: str,
-        hold_back_chars: int,
+        limits: StreamLimits,
         request: GenerationRequest,
         prompt: str,
         input_decision: PolicyDecision,
@@ -58,12 +69,23 @@ class ChatStream:
         self.input_decision = input_decision
         self.include_usage = include_usage
         self.created = int(time.time())
-        self.screen = StreamScreen(self._check, hold_back_chars)
+        self.check_timeout_s = limits.check_timeout_s
+        self.screen = StreamScreen(self._check, limits.hold_back_chars, limits.approve_chars)
 
-    async def _check(self, text: str, final: bool) -> PolicyDecision:
-        return await self.policy.check_output(
-            text=text, request_id=self.request.request_id, prompt=self.prompt, partial=not final
-        )
+    async def _check(self, text: str, kind: CheckKind) -> PolicyDecision:
+        try:
+            async with asyncio.timeout(self.check_timeout_s):
+                return await self.policy.check_output(
+                    text=text,
+                    request_id=self.request.request_id,
+                    prompt=self.prompt,
+                    partial=kind != "final",
+                    all_layers=kind == "approve",
+                )
+        except TimeoutError:
+            raise DeadlineExceededError(
+                "The output screen did not answer in time; the stream was stopped.", code="screen_timeout"
+            ) from None
 
     def _chunk(self, choices: list[ChunkChoice], **fields: object) -> str:
         chunk = ChatCompletionChunk(
@@ -102,12 +124,14 @@ class ChatStream:
             for event in self._end("content_filter", None, None):
                 yield event
             return
-        stream = self.model.stream(request=self.request)
+        stream = self.model.stream(request=redacted_request(self.request, self.input_decision))
         arrivals: asyncio.Queue[StreamEvent | BaseException] = asyncio.Queue()
         reader = asyncio.create_task(_read_into(stream, arrivals))
         try:
             async for event in self._screened(arrivals):
                 yield event
+        except Exception as exc:  # noqa: BLE001 - a failed screen (overload, timeout) ends the stream with an error event
+            yield sse_error(exc, self.request.request_id)
         finally:
             reader.cancel()
             stream.cancel()  # the client went away or the screen blocked: free the batch slot

@@ -7,11 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.moderation.policy.config import load_policy
+from pipelines.moderation.moderator import Moderator
+from pipelines.moderation.policy.config import Policy, load_policy
 from pipelines.moderation.policy.engine import PolicyDecision, PolicyEngine
-from pipelines.moderation.stream_screen import StreamScreen
+from pipelines.moderation.stream_screen import CheckKind, StreamScreen
+from pipelines.moderation.text.detectors import DetectContext, Hit
+from pipelines.moderation.text.guard import GuardConfig
+from pipelines.moderation.text.layers import CascadeConfig, GuardLayer, GuardLayerConfig
+from pipelines.moderation.text.normalize import NormalizedText
 
 ROOT = Path(__file__).resolve().parents[2]
+APPROVE_CHARS = 256
 
 
 @pytest.fixture(scope="module")
@@ -26,14 +32,19 @@ class Recorder:
         self.engine = engine
         self.finals: list[bool] = []
 
-    async def __call__(self, text: str, final: bool) -> PolicyDecision:
-        self.finals.append(final)
+    async def __call__(self, text: str, kind: CheckKind) -> PolicyDecision:
+        self.finals.append(kind == "final")
         return self.engine.check(text, "output")
 
 
 def stream(engine: PolicyEngine, deltas: list[str], hold_back: int) -> tuple[list[str], StreamScreen, Recorder]:
     check = Recorder(engine)
-    screen = StreamScreen(check, hold_back)
+    screen = StreamScreen(check, hold_back, approve_chars=APPROVE_CHARS)
+    return run_screen(screen, deltas), screen, check
+
+
+def run_screen(screen: StreamScreen, deltas: list[str]) -> list[str]:
+    """What each delta released, then what the end released (the stream stops at a block)."""
 
     async def run() -> list[str]:
         released = []
@@ -46,7 +57,7 @@ def stream(engine: PolicyEngine, deltas: list[str], hold_back: int) -> tuple[lis
         released.append((await screen.finish()).release)
         return released
 
-    return asyncio.run(run()), screen, check
+    return asyncio.run(run())
 
 
 def test_clean_text_streams_whole_and_held_back_until_safe(engine: PolicyEngine) -> None:
@@ -91,3 +102,102 @@ def test_decision_reaching_into_released_text_blocks_instead_of_recalling(engine
     released, screen, _ = stream(engine, deltas, hold_back=0)
     assert screen.blocked
     assert released == ["card 4111 1111 ", ""]
+
+
+# --- a policy with a model layer (the guard): nothing is released before every layer approved it ----
+
+
+class ModeratorCheck:
+    """The output policy of a Moderator, as the PolicyFilter deployment answers the stream's checks."""
+
+    def __init__(self, moderator: Moderator) -> None:
+        self.moderator = moderator
+        self.calls: list[tuple[CheckKind, str]] = []
+
+    async def __call__(self, text: str, kind: CheckKind) -> PolicyDecision:
+        self.calls.append((kind, text))
+        return self.moderator.check(
+            text, "output", "req-1", prompt="Describe the bag.", partial=kind != "final", all_layers=kind == "approve"
+        )
+
+
+class ScriptedModelLayer:
+    """A model-backed layer (cost "model", so the cheap per-delta screen skips it) that flags a word."""
+
+    name = "scripted-guard"
+    cost = "model"
+
+    def __init__(self, word: str, category: str = "violence") -> None:
+        self.word, self.category = word, category
+        self.asked: list[str] = []
+
+    def detect(self, text: NormalizedText, context: DetectContext) -> list[Hit]:
+        self.asked.append(text.original)
+        found = self.word in text.original
+        return [Hit(self.category, 0, 0, 1.0, self.name, "")] if found else []
+
+
+def _policy_blocking(category: str) -> Policy:
+    policy = load_policy(ROOT / "configs" / "policy.yaml")
+    data = policy.model_dump()
+    data["categories"][category]["output"] = "block"
+    return Policy.model_validate(data)
+
+
+def test_with_a_model_layer_text_is_released_only_after_approvals_at_sentence_ends() -> None:
+    layer = ScriptedModelLayer("never-said")
+    check = ModeratorCheck(Moderator(_policy_blocking("violence"), text_layers=[layer]))
+    screen = StreamScreen(check, hold_back=4, approve_chars=APPROVE_CHARS)
+    deltas = ["The bag is", " made of leather.", " The straps", " are canvas.", " It ships today."]
+    released = run_screen(screen, deltas)
+    assert "".join(released) == "".join(deltas)
+    assert released[0] == ""  # no sentence end yet: nothing approved, nothing released
+    assert released[1] == "The bag is made of leat"  # approved up to the sentence end, minus the hold-back
+    kinds = [kind for kind, _ in check.calls]
+    assert kinds == ["cheap", "cheap", "approve", "cheap", "cheap", "approve", "cheap", "approve", "final"]
+    approved = [text for kind, text in check.calls if kind == "approve"]
+    first, second = "The bag is made of leather.", "The bag is made of leather. The straps are canvas."
+    assert approved == [first, second, "".join(deltas)]
+    assert layer.asked == [*approved, "".join(deltas)]  # the model layer read every approval and the end
+
+
+def test_a_model_layer_that_blocks_mid_stream_releases_nothing_of_the_blocked_sentence() -> None:
+    layer = ScriptedModelLayer("detonate")
+    check = ModeratorCheck(Moderator(_policy_blocking("violence"), text_layers=[layer]))
+    screen = StreamScreen(check, hold_back=0, approve_chars=APPROVE_CHARS)
+    released = run_screen(screen, ["Step one is easy.", " Then you detonate", " it near the crowd.", " Done."])
+    assert screen.blocked
+    assert "".join(released) == "Step one is easy."  # the approved sentence only; the blocked one never left
+    assert "detonate" not in "".join(released)
+
+
+def test_long_text_without_sentence_ends_is_approved_every_approve_chars() -> None:
+    layer = ScriptedModelLayer("never-said")
+    check = ModeratorCheck(Moderator(_policy_blocking("violence"), text_layers=[layer]))
+    screen = StreamScreen(check, hold_back=0, approve_chars=20)
+    deltas = ["word " * 3, "word " * 3, "word " * 3]  # 15 characters each, no sentence end
+    released = run_screen(screen, deltas)
+    assert released[0] == "" and released[1] == "word " * 6  # approved once 20 characters waited
+    assert "".join(released) == "".join(deltas)
+
+
+def test_tiny_guard_configured_to_block_lets_no_text_through_the_stream(tiny_guard_dir: Path) -> None:
+    """The real guard layer on the tiny checkpoint answers noise, a guard outage; with the policy's
+    `guard_unavailable` output action set to block, not one character of the answer reaches the client."""
+    model = GuardConfig(model=str(tiny_guard_dir), dtype="float32", device="cpu", local_files_only=True)
+    guard = GuardLayer(GuardLayerConfig(model=model, cascade=CascadeConfig(enabled=False)))
+    check = ModeratorCheck(Moderator(_policy_blocking("guard_unavailable"), text_layers=[guard]))
+    screen = StreamScreen(check, hold_back=0, approve_chars=APPROVE_CHARS)
+    released = run_screen(screen, ["The bag is made", " of leather.", " It ships today."])
+    assert screen.blocked
+    assert "".join(released) == ""
+    assert [kind for kind, _ in check.calls] == ["cheap", "cheap", "approve", "final"]
+    assert guard.failures >= 1
+
+
+def test_without_model_layers_the_cheap_screen_releases_as_before() -> None:
+    check = ModeratorCheck(Moderator(load_policy(ROOT / "configs" / "policy.yaml")))
+    screen = StreamScreen(check, hold_back=4, approve_chars=APPROVE_CHARS)
+    released = run_screen(screen, ["The bag is", " made of leather"])
+    assert released[0] == "The ba"
+    assert [kind for kind, _ in check.calls] == ["cheap", "cheap", "final"]

@@ -54,6 +54,12 @@ class PolicyDecision:
     # digest of everything that decided (policy file, extra terms, layers, thresholds); set by the
     # Moderator. The version alone misses run-time changes: the response cache keys on this.
     policy_digest: str = ""
+    # what redaction replaced: merged [start, end) spans of the checked text, each by ``placeholder``
+    # (an input's redaction is applied to the request's own parts, so the model sees it too)
+    redactions: list[tuple[int, int]] = field(default_factory=list)
+    placeholder: str = ""
+    # False when layers that call a model were skipped (a stream's cheap intermediate screen)
+    all_layers: bool = True
 
     @property
     def fired(self) -> list[str]:
@@ -119,13 +125,18 @@ class PolicyEngine:
             if action == Action.redact:
                 redact_spans += [(start, end) for start, end, _ in spans]
         blocked = strongest == Action.block
-        if blocked:
-            out = self.policy.block_message
-        elif redact_spans:
-            out = redact(text, redact_spans, self.policy.redaction_placeholder)
-        else:
-            out = text
-        return PolicyDecision(self.policy.version, direction, strongest.value, blocked, out, results)
+        merged = [] if blocked else merge_spans(redact_spans)
+        out = self.policy.block_message if blocked else redact(text, merged, self.policy.redaction_placeholder)
+        return PolicyDecision(
+            self.policy.version,
+            direction,
+            strongest.value,
+            blocked,
+            out,
+            results,
+            redactions=merged,
+            placeholder=self.policy.redaction_placeholder if merged else "",
+        )
 
     def _any_blocks(self, hits: list[Hit], direction: Direction) -> bool:
         for hit in hits:
@@ -149,15 +160,20 @@ def _check_direction(direction: str) -> None:
         raise ValueError(f"direction must be one of {sorted(_DIRECTIONS)}, not {direction!r}")
 
 
-def redact(text: str, spans: list[tuple[int, int]], placeholder: str) -> str:
-    merged: list[list[int]] = []
+def merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, overlapping or touching spans joined."""
+    merged: list[tuple[int, int]] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
         else:
-            merged.append([start, end])
+            merged.append((start, end))
+    return merged
+
+
+def redact(text: str, spans: list[tuple[int, int]], placeholder: str) -> str:
     out, cursor = [], 0
-    for start, end in merged:
+    for start, end in merge_spans(spans):
         out += [text[cursor:start], placeholder]
         cursor = end
     out.append(text[cursor:])

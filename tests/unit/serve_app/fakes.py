@@ -133,10 +133,10 @@ class FakePolicy:
         return self.moderator.check(text, "input", request_id, images=images)
 
     async def check_output(
-        self, *, text: str, request_id: str, prompt: str | None, partial: bool = False
+        self, *, text: str, request_id: str, prompt: str | None, partial: bool = False, all_layers: bool = False
     ) -> PolicyDecision:
         self.checks.append(("output", text, partial))
-        return self.moderator.check(text, "output", request_id, prompt=prompt, partial=partial)
+        return self.moderator.check(text, "output", request_id, prompt=prompt, partial=partial, all_layers=all_layers)
 
     async def decisions(self, *, query: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
         return [], None

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
+from pathlib import Path
+
+import pytest
 
 from pipelines.core.errors import OverloadedError
+from pipelines.moderation.moderator import Moderator
+from pipelines.moderation.policy.config import Action, Policy
+from pipelines.moderation.policy.engine import PolicyDecision
+from pipelines.moderation.text.guard import GuardConfig
+from pipelines.moderation.text.layers import CascadeConfig, GuardLayer, GuardLayerConfig
 from serve_app.api.gateway import Gateway
-from tests.unit.serve_app.fakes import BLOCKED_TERM, FakeModel
+from serve_app.api.protocol import ChatCompletionRequest
+from serve_app.config import IngressUserConfig
+from tests.unit.serve_app.conftest import MODEL_NAME
+from tests.unit.serve_app.fakes import BLOCKED_TERM, FakeModel, FakePolicy, FakeValidator
 from tests.unit.serve_app.serving.test_chat import chat_body
 
 
@@ -83,3 +95,90 @@ def test_a_blocked_input_streams_the_block_message_and_never_starts_the_model(
     assert model.seen == []
     assert "withheld" in content(frames)
     assert frames[-2]["choices"][0]["finish_reason"] == "content_filter"
+
+
+class _StalledScreen(FakePolicy):
+    """An output screen that stalls (``stall_s``) or is overloaded (``error``) on mid-stream checks."""
+
+    def __init__(self, *, stall_s: float = 0.0, error: Exception | None = None) -> None:
+        super().__init__()
+        self.stall_s, self.error = stall_s, error
+
+    async def check_output(self, *, text: str, request_id: str, prompt: str | None, **flags: bool) -> PolicyDecision:
+        if flags.get("partial"):
+            if self.error is not None:
+                raise self.error
+            await asyncio.sleep(self.stall_s)
+        return await super().check_output(text=text, request_id=request_id, prompt=prompt, **flags)
+
+
+def _gateway_with(policy: FakePolicy, model: FakeModel, **settings: object) -> Gateway:
+    gw = Gateway(
+        validator=FakeValidator(), model=model, policy=policy, model_name=MODEL_NAME, moderation_model="policy-test"
+    )
+    gw.configure(IngressUserConfig.model_validate(settings))
+    return gw
+
+
+@pytest.mark.parametrize(
+    ("policy", "code"),
+    [
+        (_StalledScreen(stall_s=5.0), "screen_timeout"),
+        (_StalledScreen(error=OverloadedError("The PolicyFilter is at capacity.")), "overloaded"),
+    ],
+)
+def test_a_screen_that_stalls_or_is_overloaded_mid_stream_ends_it_with_an_error_event(
+    model: FakeModel, policy: FakePolicy, code: str
+) -> None:
+    started = time.monotonic()
+    frames = events(_gateway_with(policy, model, stream_check_timeout_s=0.2), "Describe a tote bag.")
+    assert time.monotonic() - started < 3.0  # the timeout, not the stalled check, ended it
+    error, done = frames[-2:]
+    assert done == "[DONE]" and error["error"]["code"] == code and error["error"]["request_id"] == "rid-s"
+    assert content(frames) == ""  # nothing unscreened went out
+    assert all(stream.cancelled for stream in model.streams)  # the generation was stopped
+
+
+def test_input_redaction_changes_what_the_model_sees(model: FakeModel) -> None:
+    policy = FakePolicy()
+    categories = dict(policy.moderator.policy.categories)
+    categories["pii"] = categories["pii"].model_copy(update={"input": Action.redact})
+    policy.moderator = Moderator(policy.moderator.policy.model_copy(update={"categories": categories}))
+    gw = _gateway_with(policy, model)
+    body = ChatCompletionRequest.model_validate(
+        {
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "Mail jane.doe@"},
+                        {"type": "text", "text": "example.com now"},
+                    ],
+                },
+            ]
+        }
+    )
+    asyncio.run(gw.chat.chat(body, "rid-r"))
+    seen = model.seen[-1].messages
+    assert [m.text for m in seen] == ["Be brief.", "Mail [REDACTED][REDACTED] now"]  # cut at the part boundary
+    events(gw, "Write to jane.doe@example.com please")
+    assert model.seen[-1].messages[0].text == "Write to [REDACTED] please"
+
+
+def test_with_the_tiny_guard_configured_to_block_no_streamed_text_reaches_the_client(
+    model: FakeModel, tiny_guard_dir: Path
+) -> None:
+    """The guard answers noise (a guard outage); `guard_unavailable: block` on outputs. Before streams
+    waited for the guard, everything but the hold-back reached the client before the final check blocked."""
+    policy = FakePolicy()
+    data = policy.moderator.policy.model_dump()
+    data["categories"]["guard_unavailable"]["output"] = "block"
+    guard = GuardConfig(model=str(tiny_guard_dir), dtype="float32", device="cpu", local_files_only=True)
+    layer = GuardLayer(GuardLayerConfig(model=guard, cascade=CascadeConfig(enabled=False)))
+    policy.moderator = Moderator(Policy.model_validate(data), text_layers=[layer])
+    model.answer, model.chunk = "The tote is canvas. The handles are leather. It ships today.", 5
+    frames = events(_gateway_with(policy, model, stream_hold_back_chars=0), "Describe a tote bag.")
+    assert content(frames) == ""
+    assert frames[-2]["choices"][0]["finish_reason"] == "content_filter"
+    assert [partial for direction, _, partial in policy.checks if direction == "output"][-1] is False
