@@ -26,6 +26,18 @@ def header_only_png(width: int, height: int) -> bytes:
     return PNG_MAGIC + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
 
 
+def jpeg_scan_bomb(scans: int, size: tuple[int, int] = (256, 256)) -> bytes:
+    """A progressive JPEG whose smallest scan is repeated ``scans`` times: each copy re-walks every
+    coefficient, so decoding costs grow with the count while the file stays small."""
+    encoded = io.BytesIO()
+    Image.effect_noise(size, 60).convert("RGB").save(encoded, "JPEG", progressive=True, quality=90)
+    data = encoded.getvalue()
+    starts = [i for i in range(len(data) - 1) if data[i : i + 2] == b"\xff\xda"]
+    ends = [*starts[1:], data.rindex(b"\xff\xd9")]
+    start, end = min(zip(starts, ends, strict=True), key=lambda span: span[1] - span[0])
+    return data[:end] + data[start:end] * scans + data[end:]
+
+
 def encode(img: Image.Image, fmt: str) -> bytes:
     buf = io.BytesIO()
     img.save(buf, fmt)
@@ -90,6 +102,12 @@ def corpus() -> list[HostileCase]:
             "prompt too long", json.dumps({"messages": [{"role": "user", "content": "x" * 40_000}]}).encode(), 413
         ),
         HostileCase("max_tokens huge", chat(max_tokens=10**9), 400),
+        HostileCase(
+            "5000-digit integer",
+            b'{"messages": [{"role": "user", "content": "x"}], "max_tokens": ' + b"9" * 5000 + b"}",
+            400,
+        ),
+        HostileCase("jpeg scan bomb", chat(image(data_url(jpeg_scan_bomb(2000), "image/jpeg"))), 422),
         HostileCase("temperature string", chat(temperature="hot"), 400),
         HostileCase("temperature 5", chat(temperature=5), 400),
         HostileCase("top_p 0", chat(top_p=0), 400),

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from evals.hostile import jpeg_scan_bomb
 from pipelines.core.errors import (
     InvalidRequestError,
     PayloadTooLargeError,
@@ -362,22 +363,13 @@ def _progressive_jpeg(size: tuple[int, int] = (256, 256)) -> bytes:
     return encoded.getvalue()
 
 
-def _scan_bomb(scans: int) -> bytes:
-    """A progressive JPEG whose smallest scan is repeated: each copy re-walks every coefficient."""
-    data = _progressive_jpeg()
-    starts = [i for i in range(len(data) - 1) if data[i : i + 2] == b"\xff\xda"]
-    ends = [*starts[1:], data.rindex(b"\xff\xd9")]
-    start, end = min(zip(starts, ends, strict=True), key=lambda span: span[1] - span[0])
-    return data[:end] + data[start:end] * scans + data[end:]
-
-
 def test_a_progressive_jpeg_scan_bomb_is_refused_before_decoding() -> None:
     limits = ValidationLimits().image_limits
     normal = _progressive_jpeg()
     assert 2 <= normal.count(b"\xff\xda") <= limits.max_jpeg_scans  # a real progressive JPEG passes
     assert decode_image(normal, declared_type="image/jpeg", limits=limits, param="image").image.size == (256, 256)
 
-    bomb = _scan_bomb(2000)
+    bomb = jpeg_scan_bomb(2000)
     started = time.perf_counter()
     with pytest.raises(UnprocessableEntityError) as caught:
         decode_image(bomb, declared_type="image/jpeg", limits=limits, param="messages[0].content[0]")
@@ -387,7 +379,7 @@ def test_a_progressive_jpeg_scan_bomb_is_refused_before_decoding() -> None:
     # what the limit saves: decoding even a tenth of those scans costs many times a normal decode
     unlimited = ImageLimits(**{**vars(limits), "max_jpeg_scans": None})
     started = time.perf_counter()
-    decode_image(_scan_bomb(200), declared_type="image/jpeg", limits=unlimited, param="image")
+    decode_image(jpeg_scan_bomb(200), declared_type="image/jpeg", limits=unlimited, param="image")
     bomb_s = time.perf_counter() - started
     started = time.perf_counter()
     decode_image(normal, declared_type="image/jpeg", limits=unlimited, param="image")
