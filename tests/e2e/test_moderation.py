@@ -125,6 +125,48 @@ def test_moderation_input_errors(client: httpx.Client) -> None:
     assert missing.status_code == 400 and missing.json()["error"]["param"] == "input"
 
 
+# Texts that made backtracking patterns quadratic: 30 KB each, near the prompt limit.
+ADVERSARIAL_30KB = ["a" * 30_000, "tg " * 10_000, "4111 " * 6_000]
+
+
+def test_thirty_kilobyte_adversarial_moderations_do_not_stall_chat(service: Service, client: httpx.Client) -> None:
+    """Three 30 KB adversarial texts in flight (each sent again as soon as it is answered): a chat
+    request is still answered within 1.5x its idle latency + 1 s (it took 23 s with backtracking)."""
+    body = {"messages": [{"role": "user", "content": "Describe a tote bag."}], "max_tokens": 8, "temperature": 0.7}
+
+    def chat_s() -> float:  # sampled without a seed: never a cache hit
+        started = time.perf_counter()
+        assert client.post("/v1/chat/completions", json=body).status_code == 200
+        return time.perf_counter() - started
+
+    chat_s()
+    idle = sorted(chat_s() for _ in range(3))[1]
+    stop, answered = threading.Event(), []
+    flood_s: list[float] = []
+
+    def flood(text: str) -> None:
+        with httpx.Client(base_url=service.base_url, headers=client.headers, timeout=120) as moderator:
+            while not stop.is_set():
+                started = time.perf_counter()
+                answered.append(moderator.post("/v1/moderations", json={"input": text}).status_code)
+                flood_s.append(time.perf_counter() - started)
+
+    threads = [threading.Thread(target=flood, args=(text,), daemon=True) for text in ADVERSARIAL_30KB]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)  # all three in flight
+    busy = sorted(chat_s() for _ in range(3))
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=120)
+    print(
+        f"\n[e2e] chat idle {idle:.2f}s, with 3x30 KB in flight {busy} s; moderations {len(answered)}, "
+        f"max {max(flood_s):.2f}s"
+    )
+    assert answered and set(answered) == {200}
+    assert busy[1] <= 1.5 * idle + 1.0, f"chat took {busy} s with 30 KB moderations in flight (idle {idle:.2f} s)"
+
+
 # --- chat with a blocked input --------------------------------------------------------------------------
 
 
