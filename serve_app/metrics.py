@@ -77,6 +77,21 @@ class ModerationMetrics:
         self.audit_failures = Counter("qvs_audit_write_failures_total", description="Decisions not journaled.")
 
 
+class ImageScreenMetrics:
+    def __init__(self) -> None:
+        self.screen_latency = Histogram(
+            "qvs_image_screen_seconds",
+            description="Per image and screen: decode, ocr, codes (QR and barcodes), nsfw.",
+            boundaries=LATENCY_BOUNDARIES_S,
+            tag_keys=("screen",),
+        )
+        self.reads = Counter(
+            "qvs_image_screen_reads_total",
+            description="Images read by the ImageScreen deployment, by outcome (ok, failed).",
+            tag_keys=("outcome",),
+        )
+
+
 class IngressMetrics:
     def __init__(self) -> None:
         self.cache = Counter(

@@ -19,6 +19,7 @@ from ray import serve
 
 from pipelines.moderation.images.reading import ImageReadConfig, ImageReading, ReaderPool
 from serve_app.config import ImageScreenUserConfig
+from serve_app.metrics import ImageScreenMetrics
 
 logger = logging.getLogger("ray.serve")
 
@@ -29,6 +30,7 @@ class ImageScreenDeployment:
         self.settings: ImageScreenUserConfig | None = None
         self.pool: ReaderPool | None = None
         self.failures = 0
+        self.metrics = ImageScreenMetrics()
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         settings = ImageScreenUserConfig.model_validate(user_config)
@@ -49,10 +51,23 @@ class ImageScreenDeployment:
         pool = self._pool()
         try:
             async with pool.reader(config) as reader:
-                return await asyncio.to_thread(reader.read, image, image_index, inline=inline, deadline=deadline)
+                reading = await asyncio.to_thread(reader.read, image, image_index, inline=inline, deadline=deadline)
         except Exception:
             self.failures += 1
+            self.metrics.reads.inc(tags={"outcome": "failed"})
             raise
+        self._observe(reading)
+        return reading
+
+    def _observe(self, reading: ImageReading) -> None:
+        self.metrics.reads.inc(tags={"outcome": "ok"})
+        timings = {"decode": reading.decode_s}
+        if reading.text is not None:
+            timings |= {"ocr": reading.text.ocr_s, "codes": reading.text.codes_s}
+        if reading.nsfw is not None:
+            timings["nsfw"] = reading.nsfw_s
+        for screen, seconds in timings.items():
+            self.metrics.screen_latency.observe(seconds, tags={"screen": screen})
 
     def health(self) -> dict[str, Any]:
         return {"readers": self.settings.readers if self.settings else 0, "failures": self.failures}

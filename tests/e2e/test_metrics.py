@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from devtools.service import Service
+from devtools.service import Service, ad_image, data_url
 
 pytestmark = pytest.mark.e2e
 
@@ -25,6 +25,8 @@ EXPECTED = [
     "ray_qvs_moderation_category_total",
     "ray_qvs_audit_healthy",
     "ray_qvs_cache_requests_total",
+    "ray_qvs_image_screen_seconds_bucket",
+    "ray_qvs_image_screen_reads_total",
 ]
 _SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)", re.MULTILINE)
 
@@ -48,6 +50,8 @@ def test_prometheus_endpoint_has_our_metrics(service: Service, client: httpx.Cli
         )
     assert client.post("/v1/chat/completions", json={"messages": [], "max_tokens": 4}).status_code == 400
     assert client.post("/v1/moderations", json={"input": "add wechat bag888"}).status_code == 200
+    image = {"type": "image_url", "image_url": {"url": data_url(ad_image())}}
+    assert client.post("/v1/moderations", json={"input": [image]}).status_code == 200
 
     url = f"http://127.0.0.1:{service.metrics_port}/metrics"
     deadline = time.perf_counter() + 90  # Ray pushes metrics to its agent every few seconds
@@ -78,6 +82,11 @@ def unmet(text: str) -> list[str]:
         problems.append("audit not healthy")
     if sum(v for _, v in samples(text, "ray_qvs_time_to_first_token_seconds_count")) < 3:
         problems.append("fewer than 3 first tokens timed")
+    screens = {lab["screen"] for lab, _ in samples(text, "ray_qvs_image_screen_seconds_count")}
+    if not {"decode", "ocr", "codes", "nsfw"} <= screens:
+        problems.append(f"image screens timed: {sorted(screens)}")
+    if not any(lab["outcome"] == "ok" and v >= 1 for lab, v in samples(text, "ray_qvs_image_screen_reads_total")):
+        problems.append("image read not counted")
     if not samples(text, "ray_serve_num_http_requests_total"):  # Serve's built-ins share the endpoint
         problems.append("Serve's built-in metrics missing")
     return problems
