@@ -6,14 +6,16 @@ Serve-free so that the PolicyFilter deployment, the offline Ray Data job and tes
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from PIL import Image
 
 from pipelines.audit import AuditLog, AuditRecord
+from pipelines.audit.record import EXTRA_MAX_BYTES
 from pipelines.core.errors import OverloadedError
 from pipelines.inputs.images import image_sha256
 from pipelines.moderation.images.screeners import ImageScreener
@@ -73,6 +75,27 @@ def openai_moderation(decision: PolicyDecision, *, has_text: bool, has_image: bo
     return OpenAIModeration(categories, scores, applied)
 
 
+def fit_extra(base: dict[str, object], **lists: object) -> dict[str, object]:
+    """``base`` plus each non-empty entry of ``lists``, the later entries' items dropped from the end (and
+    the earlier ones' after them) until the JSON fits ``EXTRA_MAX_BYTES``; a list that cannot fit at
+    all is left out."""
+    extra = {**base, **{k: v for k, v in lists.items() if v}}
+
+    def size() -> int:
+        return len(json.dumps(extra, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+    for key in reversed(list(lists)):
+        value = extra.get(key)
+        while value and size() > EXTRA_MAX_BYTES:
+            if isinstance(value, list):
+                value.pop()
+            elif isinstance(value, dict):
+                value.pop(next(reversed(value)))
+            if not value:
+                extra.pop(key)
+    return extra
+
+
 def is_cheap(layer: Detector) -> bool:
     """Layers declare ``cost = "cheap"`` when they may run on every streamed delta (no model call)."""
     return getattr(layer, "cost", "model") == "cheap"
@@ -122,12 +145,14 @@ class Moderator:
         partial: bool = False,
         all_layers: bool = False,
         extra_hits: Sequence[Hit] = (),
+        image_findings: Sequence[Mapping[str, object]] = (),
     ) -> PolicyDecision:
         """``partial``: an intermediate screen of a growing text, not audited: the cheap layers only
         (the decision's ``all_layers`` says whether any were skipped), or with ``all_layers`` every layer
         (a stream's approval of text before it is released). The final decision on the same text must be
         a full check. ``extra_hits``: what screens that ran elsewhere found (the ImageScreen
-        deployment), decided and audited with the text's hits."""
+        deployment), decided and audited with the text's hits; ``image_findings``: how they are described
+        in the audit record (image index, category, layer, boxes; the read text only when content is kept)."""
         if partial and all_layers:
             return dataclasses.replace(self.engine.check(text, direction, prompt), policy_digest=self.policy_digest)
         if partial:
@@ -141,16 +166,28 @@ class Moderator:
         for screener in self.image_screeners if images else ():
             hits += [h for h in screener.screen(list(images)) if h.category in self.policy.categories]
         decision = dataclasses.replace(self.engine.decide(text, direction, hits), policy_digest=self.policy_digest)
-        self._audit(decision, request_id, text, images)
+        self._audit(decision, request_id, text, images, image_findings)
         return decision
 
-    def _extra(self, images: Sequence[Image.Image]) -> dict[str, object]:
+    def _extra(
+        self, decision: PolicyDecision, images: Sequence[Image.Image], findings: Sequence[Mapping[str, object]]
+    ) -> dict[str, object]:
+        """What a reviewer needs beside the verdict: versions, image hashes, the matched spans per category
+        and the image findings, cut to fit the record's size bound (findings first, then spans)."""
         extra: dict[str, object] = {"app_version": self.app_version} if self.app_version else {}
         if images:
             extra["image_sha256"] = [image_sha256(i) for i in images]
-        return extra
+        spans = {name: [list(s) for s in r.spans] for name, r in decision.categories.items() if r.detected and r.spans}
+        return fit_extra(extra, spans=spans, images=list(findings))
 
-    def _audit(self, decision: PolicyDecision, request_id: str, text: str, images: Sequence[Image.Image]) -> None:
+    def _audit(
+        self,
+        decision: PolicyDecision,
+        request_id: str,
+        text: str,
+        images: Sequence[Image.Image],
+        findings: Sequence[Mapping[str, object]] = (),
+    ) -> None:
         if self.audit is None:
             return
         record = AuditRecord.for_content(
@@ -163,7 +200,7 @@ class Moderator:
             scores={name: r.score for name, r in decision.categories.items() if r.score > 0},
             policy_version=decision.policy_version,
             model=self.model_name if decision.direction == "output" else None,
-            extra=self._extra(images),
+            extra=self._extra(decision, images, findings),
         )
         if self.audit_fail_mode == "fail_closed" and not self.audit.health()["ok"]:
             self.audit_failures += 1

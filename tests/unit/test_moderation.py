@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from pipelines.audit import AuditConfig, AuditLog
+from pipelines.audit import AuditConfig, AuditLog, AuditRecord
+from pipelines.audit.record import EXTRA_MAX_BYTES
 from pipelines.core.errors import InvalidRequestError, OverloadedError, PayloadTooLargeError
 from pipelines.inputs.images import image_sha256
 from pipelines.inputs.validation import ValidationLimits, validate_moderation_input
-from pipelines.moderation.moderator import OPENAI_CATEGORY_SOURCES, Moderator, openai_moderation
+from pipelines.moderation.images.decision import check_with_findings
+from pipelines.moderation.images.judge import ImageFinding
+from pipelines.moderation.moderator import OPENAI_CATEGORY_SOURCES, Moderator, fit_extra, openai_moderation
 from pipelines.moderation.policy.config import Policy, load_policy
 from pipelines.moderation.setup import PolicySettings, configured_policy, policy_digest
 from pipelines.moderation.text.detectors import Hit
@@ -70,7 +74,38 @@ def test_every_decision_is_audited_with_hash_and_version(policy: Policy, audit: 
     assert by_direction["output"].action == "allow" and by_direction["output"].model == "m1"
     assert all(r.policy_version == policy.version and len(r.content_sha256) == 64 for r in records)
     assert all(r.content is None for r in records)  # the shipped policy does not keep content
-    assert all(r.extra == {"app_version": "9.9.9"} for r in records)
+    assert by_direction["output"].extra == {"app_version": "9.9.9"}
+    # where the spam matched, for a reviewer (positions and layer only: no text unless content is kept)
+    spam_spans = by_direction["input"].extra["spans"]["spam"]
+    assert by_direction["input"].extra["app_version"] == "9.9.9" and spam_spans
+    assert all(0 <= start < end <= len("add wechat abc123 for cheap bags") for start, end, _ in spam_spans)
+
+
+def test_image_findings_are_audited_with_boxes_and_their_text_only_when_content_is_kept(
+    policy: Policy, audit: AuditLog
+) -> None:
+    finding = ImageFinding(1, "ocr", "spam", 0.9, "patterns", "加微信 shop8899", (((1, 2), (30, 2), (30, 9), (1, 9)),))
+    for keep, rid in ((False, "req-f1"), (True, "req-f2")):
+        kept = Policy.model_validate(policy.model_dump() | {"audit_keep_content": keep})
+        check_with_findings(Moderator(kept, audit=audit), [finding], "look", "input", rid)
+    assert audit.flush(timeout_s=5)
+    (hidden,), _ = audit.query(request_id="req-f1")
+    (shown,), _ = audit.query(request_id="req-f2")
+    described = {"image_index": 1, "category": "spam", "source": "ocr", "layer": "patterns", "score": 0.9}
+    assert hidden.extra["images"] == [described | {"boxes": [[[1.0, 2.0], [30.0, 2.0], [30.0, 9.0], [1.0, 9.0]]]}]
+    assert shown.extra["images"][0]["text"] == "加微信 shop8899"
+
+
+def test_audit_extra_is_cut_to_fit_the_record_bound() -> None:
+    images = [{"image_index": i, "boxes": [[[0.0, 0.0]] * 4] * 8} for i in range(200)]
+    spans = {"pii": [[i, i + 1, "patterns"] for i in range(50)]}
+    extra = fit_extra({"app_version": "1"}, spans=spans, images=images)
+    encoded = json.dumps(extra, separators=(",", ":")).encode()
+    assert len(encoded) <= EXTRA_MAX_BYTES
+    assert extra["spans"] == spans and 0 < len(extra["images"]) < 200  # the later list gives way first
+    AuditRecord(
+        request_id="r", direction="input", action="flag", policy_version="v", content_sha256="0" * 64, extra=extra
+    )
 
 
 def test_content_is_kept_only_when_the_policy_says_so(policy: Policy, audit: AuditLog) -> None:

@@ -42,11 +42,27 @@ def check_with_findings(
     """``moderator.check`` with ``findings`` among its hits; the decision reports the findings that
     counted, per category at most the policy's ``max_reported_spans``."""
     hits = [finding.policy_hit() for finding in findings]
-    decision = moderator.check(text, direction, request_id, prompt=prompt, images=images, extra_hits=hits)
-    return ImageDecision(
-        **{f.name: getattr(decision, f.name) for f in dataclasses.fields(PolicyDecision)},
-        images=reported(findings, moderator.policy.categories, moderator.policy.max_reported_spans),
+    kept = reported(findings, moderator.policy.categories, moderator.policy.max_reported_spans)
+    described = [audit_description(f, keep_text=moderator.policy.audit_keep_content) for f in kept]
+    decision = moderator.check(
+        text, direction, request_id, prompt=prompt, images=images, extra_hits=hits, image_findings=described
     )
+    return ImageDecision(**{f.name: getattr(decision, f.name) for f in dataclasses.fields(PolicyDecision)}, images=kept)
+
+
+def audit_description(finding: ImageFinding, *, keep_text: bool) -> dict[str, object]:
+    """A finding as its audit record keeps it: the read text is content, kept only when the policy keeps it."""
+    described: dict[str, object] = {
+        "image_index": finding.image_index,
+        "category": finding.category,
+        "source": finding.source,
+        "layer": finding.layer,
+        "score": round(finding.score, 4),
+        "boxes": [[[round(float(x), 1), round(float(y), 1)] for x, y in quad] for quad in finding.boxes],
+    }
+    if keep_text:
+        described["text"] = finding.text
+    return described
 
 
 def reported(
