@@ -138,3 +138,12 @@ ODD_BUT_VALID = [
     ("nul character", "a\u0000b"),
     ("emoji and cjk", "这个包是真皮的吗？👜"),
 ]
+
+# Client x-request-id values: never the service's id; a request sending one is answered as any other
+# (over-long: past the audit log's 128-character request id; forged: another request's id).
+HOSTILE_REQUEST_IDS = [
+    ("over-long id", b"x" * 200),
+    ("id with spaces and quotes", b'a b "c" <d>'),
+    ("id with latin-1 bytes", b"caf\xe9-\xff"),
+    ("internal screening id", b"screen-0"),
+]

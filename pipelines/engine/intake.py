@@ -39,8 +39,9 @@ class Intake:
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._encoding = 0
-        self._in_flight: set[str] = set()
-        self._cancelled: set[str] = set()
+        # request id -> whether it was cancelled: a cancellation is a flag on a request in flight, so
+        # one for an id that never came or already ended is not kept, and none outlives its request
+        self._in_flight: dict[str, bool] = {}
         self._submitted_at: dict[str, float] = {}
         self._finished: dict[str, int] = {}
 
@@ -49,7 +50,7 @@ class Intake:
     def submit(self, item: Item, sink: Sink) -> None:
         request_id = request_of(item).request_id
         with self._lock:
-            self._in_flight.add(request_id)
+            self._in_flight.setdefault(request_id, False)
             self._submitted_at[request_id] = time.perf_counter()
             if isinstance(item, GenerationRequest):
                 self._encoding += 1
@@ -80,7 +81,7 @@ class Intake:
     def cancel(self, request_id: str) -> None:
         with self._lock:
             if request_id in self._in_flight:
-                self._cancelled.add(request_id)
+                self._in_flight[request_id] = True
 
     # -- the worker ---------------------------------------------------------------------------
 
@@ -101,12 +102,13 @@ class Intake:
     def track(self, pending: list[Pending]) -> None:
         """Requests handed to the engine's ``step`` directly (tests, warm-up) count as in flight too."""
         with self._lock:
-            self._in_flight.update(request_of(item).request_id for item, _ in pending)
+            for item, _ in pending:
+                self._in_flight.setdefault(request_of(item).request_id, False)
 
     def take_cancelled(self, request_id: str) -> bool:
         with self._lock:
-            if request_id in self._cancelled:
-                self._cancelled.discard(request_id)
+            if self._in_flight.get(request_id, False):
+                self._in_flight[request_id] = False
                 return True
             return False
 
@@ -117,8 +119,7 @@ class Intake:
     def end(self, request_id: str, outcome: str) -> None:
         """A request got its final event: forget it, count how it ended."""
         with self._lock:
-            self._in_flight.discard(request_id)
-            self._cancelled.discard(request_id)
+            self._in_flight.pop(request_id, None)
             self._submitted_at.pop(request_id, None)
             self._finished[outcome] = self._finished.get(outcome, 0) + 1
 
@@ -128,6 +129,18 @@ class Intake:
     def queued(self) -> int:
         """Submitted, not yet handed to the worker: queued or being encoded."""
         return self._inbox.qsize() + self._encoding
+
+    @property
+    def in_flight(self) -> int:
+        """Requests submitted and not ended: what any cancellation bookkeeping is bounded by."""
+        with self._lock:
+            return len(self._in_flight)
+
+    @property
+    def cancellations(self) -> int:
+        """Cancellations recorded and not yet acted on."""
+        with self._lock:
+            return sum(self._in_flight.values())
 
     @property
     def finished(self) -> dict[str, int]:

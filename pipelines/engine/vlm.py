@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,9 +63,11 @@ def warmup_requests() -> list[GenerationRequest]:
     image = Image.new("RGB", (_WARMUP_IMAGE_SIDE, _WARMUP_IMAGE_SIDE), _WARMUP_GREY)
     params = SamplingParams(max_tokens=2)
     return [
-        GenerationRequest("warmup-text", [Message("user", [TextPart("hello")])], params),
+        GenerationRequest(f"warmup-text-{uuid.uuid4().hex}", [Message("user", [TextPart("hello")])], params),
         GenerationRequest(
-            "warmup-image", [Message("user", [ImagePart(image, "image/png", 0), TextPart("describe")])], params
+            f"warmup-image-{uuid.uuid4().hex}",
+            [Message("user", [ImagePart(image, "image/png", 0), TextPart("describe")])],
+            params,
         ),
     ]
 

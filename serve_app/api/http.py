@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import re
 import uuid
 from typing import Any
@@ -13,11 +15,19 @@ from pipelines.core.errors import InvalidRequestError, PayloadTooLargeError
 from serve_app.api.errors import to_error_response
 
 REQUEST_ID_HEADER = "x-request-id"
+CLIENT_REQUEST_ID_HEADER = "x-client-request-id"
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+
+logger = logging.getLogger("ray.serve")
 
 
 def new_request_id() -> str:
     return uuid.uuid4().hex
+
+
+def well_formed_client_id(value: str | None) -> str | None:
+    """A client's id if it has the bounded format (``fullmatch``: no trailing newline), else None."""
+    return value if value is not None and _CLIENT_REQUEST_ID.fullmatch(value) else None
 
 
 def serve_request_id() -> str | None:
@@ -27,24 +37,50 @@ def serve_request_id() -> str | None:
     return _get_serve_request_context().request_id or None
 
 
+def adopt_in_serve_context(request_id: str) -> None:
+    """Make ``request_id`` the one Serve's log records and outgoing handle calls carry.
+
+    The proxy's id is the client's ``x-request-id`` when one is sent, so it is never ours: replacing
+    it here makes this replica's log lines and every downstream deployment's (the handle copies the
+    context's id into its calls) carry our id instead.
+    """
+    from ray.serve import context
+
+    context._serve_request_context.set(dataclasses.replace(context._get_serve_request_context(), request_id=request_id))
+
+
+def client_correlation_id(request: Request, under_serve: bool) -> str | None:
+    """The client's own id, kept only for correlation. Under Serve the proxy's edge middleware
+    (serve_app/api/edge.py) moves it to ``x-client-request-id`` and ``x-request-id`` is the proxy's."""
+    supplied = request.headers.get(CLIENT_REQUEST_ID_HEADER)
+    if supplied is None and not under_serve:
+        supplied = request.headers.get(REQUEST_ID_HEADER)
+    return well_formed_client_id(supplied)
+
+
 def install_request_context(app: FastAPI) -> None:
     @app.middleware("http")
     async def request_context(request: Request, call_next: Any) -> Response:
-        """Give every request an id and echo it on every response.
+        """Give every request an id of our own and put it on every response.
 
-        Under Serve the proxy already assigns one (the client's ``x-request-id`` if sent) and adds
-        the header to the response, and replica logs carry it: use that id so logs, header and error
-        bodies agree. Outside Serve take a well-formed client id or make one.
+        The id is the audit and cancellation key, so a client never chooses it: a well-formed client
+        id is only logged beside ours and echoed in ``x-client-request-id``.
         """
-        serve_id = serve_request_id()
-        supplied = request.headers.get(REQUEST_ID_HEADER, "")
-        request.state.request_id = serve_id or (supplied if _CLIENT_REQUEST_ID.match(supplied) else new_request_id())
+        proxy_id = serve_request_id()
+        request_id = new_request_id()
+        request.state.request_id = request_id
+        if proxy_id:
+            adopt_in_serve_context(request_id)
+        correlation = client_correlation_id(request, under_serve=proxy_id is not None)
+        if correlation is not None:
+            logger.info("request %s: client request id %s", request_id, correlation)
         try:
             response = await call_next(request)
         except Exception as exc:  # noqa: BLE001 - the last line of defence: nothing leaks
-            response = to_error_response(exc, request.state.request_id)
-        if not serve_id:
-            response.headers[REQUEST_ID_HEADER] = request.state.request_id
+            response = to_error_response(exc, request_id)
+        response.headers[REQUEST_ID_HEADER] = request_id
+        if correlation is not None:
+            response.headers[CLIENT_REQUEST_ID_HEADER] = correlation
         return response
 
 

@@ -32,12 +32,14 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
 import httpx
 
 from pipelines.core.paths import project_root
+from serve_app.api.edge import PROXY_CALLBACK, PROXY_CALLBACK_ENV
 from serve_app.ops.preflight import ConfigError, check_config
 from serve_app.ops.processes import (
     LAUNCH_ID_ENV,
@@ -64,6 +66,17 @@ ABORT_GRACE_S = 2.0  # the same when start-up was interrupted: nothing to drain,
 
 class StartupInterrupted(Exception):
     """A signal arrived before the service was ready: stop at once, nothing to drain."""
+
+
+def proxy_callback_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """Serve's proxy runs serve_app/api/edge.py, so a client's ``x-request-id`` is never its request id."""
+    current = environ.get(PROXY_CALLBACK_ENV) or PROXY_CALLBACK
+    if current != PROXY_CALLBACK:
+        raise ConfigError(
+            f"{PROXY_CALLBACK_ENV}={current} would replace {PROXY_CALLBACK}, which keeps client request ids "
+            "out of Serve's proxy: unset it"
+        )
+    return {PROXY_CALLBACK_ENV: PROXY_CALLBACK}
 
 
 def ray_start_command(metrics_port: int, dashboard_port: int) -> list[str]:
@@ -240,10 +253,11 @@ def main(argv: list[str] | None = None) -> int:
         # uses the same token as the cluster
         os.environ.update(token.environ())
         config = check_config(args.config)
+        proxy_env = proxy_callback_env(os.environ)
     except (ConfigError, TokenError) as exc:
         return _fail(str(exc))
     apps = [app["name"] for app in config.get("applications") or []]
-    env = {**os.environ, LAUNCH_ID_ENV: new_launch_id(), "QVS_HOME": str(project_root())}
+    env = {**os.environ, **proxy_env, LAUNCH_ID_ENV: new_launch_id(), "QVS_HOME": str(project_root())}
     _log(f"Ray token: {token.describe()}")
     return Launch(args, apps, env, readiness_url(config)).run()
 

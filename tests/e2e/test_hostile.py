@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 
@@ -9,7 +10,7 @@ import httpx
 import pytest
 
 from devtools.service import Service
-from evals.hostile import ODD_BUT_VALID, corpus
+from evals.hostile import HOSTILE_REQUEST_IDS, ODD_BUT_VALID, corpus
 
 pytestmark = pytest.mark.e2e
 
@@ -112,3 +113,47 @@ def test_service_survives_the_corpus_with_bounded_memory(service: Service, clien
     peak = peak_rss(service, "Validator")
     print(f"\n[e2e] validator replica peak RSS after the hostile corpus: {peak / 2**20:.0f} MiB")
     assert peak < VALIDATOR_PEAK_RSS_LIMIT
+
+
+REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")  # the service's own ids (uuid4 hex)
+
+
+@pytest.mark.parametrize(("name", "value"), HOSTILE_REQUEST_IDS, ids=[n for n, _ in HOSTILE_REQUEST_IDS])
+def test_a_hostile_client_request_id_is_never_ours(client: httpx.Client, name: str, value: bytes) -> None:
+    body = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 2}
+    response = client.post("/v1/chat/completions", json=body, headers={"x-request-id": value})
+    assert response.status_code == 200, response.text[:500]
+    [ours] = [v for k, v in response.headers.multi_items() if k == "x-request-id"]  # one id, Ray's not added
+    assert REQUEST_ID.match(ours)
+    echoed = response.headers.get("x-client-request-id")
+    assert echoed == (value.decode() if name == "internal screening id" else None)
+
+
+def test_a_forged_id_cannot_touch_another_requests_audit_records(client: httpx.Client, admin: httpx.Client) -> None:
+    """Two requests sending the same id (one forging the other's) get two ids and separate records."""
+
+    def chat(text: str) -> dict:  # different texts: neither answer comes from the response cache
+        return {"messages": [{"role": "user", "content": text}], "max_tokens": 2}
+
+    victim = client.post("/v1/chat/completions", json=chat("hello victim"), headers={"x-request-id": "e2e-victim-id"})
+    forger = client.post("/v1/chat/completions", json=chat("hello forger"), headers={"x-request-id": "e2e-victim-id"})
+    assert victim.status_code == forger.status_code == 200
+    ids = [victim.headers["x-request-id"], forger.headers["x-request-id"]]
+    assert ids[0] != ids[1] and "e2e-victim-id" not in ids
+    assert victim.headers["x-client-request-id"] == forger.headers["x-client-request-id"] == "e2e-victim-id"
+    for request_id in ids:
+        page = admin.get("/v1/moderation/decisions", params={"request_id": request_id}).json()
+        assert sorted(r["direction"] for r in page["data"]) == ["input", "output"]
+    forged = admin.get("/v1/moderation/decisions", params={"request_id": "e2e-victim-id"}).json()
+    assert forged["data"] == []
+
+
+def test_an_error_answer_carries_our_id_under_serve(client: httpx.Client) -> None:
+    response = client.post(
+        "/v1/chat/completions",
+        content=b"{not json",
+        headers={"content-type": "application/json", "x-request-id": "x" * 200},
+    )
+    assert response.status_code == 400
+    [ours] = [v for k, v in response.headers.multi_items() if k == "x-request-id"]
+    assert REQUEST_ID.match(ours) and response.json()["error"]["request_id"] == ours

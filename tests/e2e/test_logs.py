@@ -38,10 +38,13 @@ def replica_lines() -> list[dict]:
 
 
 def test_a_request_is_traceable_through_every_deployment_by_its_id(client: httpx.Client) -> None:
-    request_id = f"e2e-logs-{uuid.uuid4().hex[:12]}"
+    client_id = f"e2e-logs-{uuid.uuid4().hex[:12]}"
     body = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 2}
-    response = client.post("/v1/chat/completions", json=body, headers={"x-request-id": request_id})
-    assert response.status_code == 200 and response.headers["x-request-id"] == request_id
+    response = client.post("/v1/chat/completions", json=body, headers={"x-request-id": client_id})
+    # the service's own id; the client's comes back apart and is logged beside ours, once
+    request_id = response.headers["x-request-id"]
+    assert response.status_code == 200 and request_id != client_id
+    assert response.headers["x-client-request-id"] == client_id
     deadline = time.perf_counter() + 30
     seen: set[str] = set()
     while time.perf_counter() < deadline and seen != DEPLOYMENTS:
@@ -50,6 +53,7 @@ def test_a_request_is_traceable_through_every_deployment_by_its_id(client: httpx
     assert seen == DEPLOYMENTS
     mine = [line for line in replica_lines() if line.get("request_id") == request_id]
     assert all({"levelname", "asctime", "message", "replica"} <= set(line) for line in mine)
+    assert [line.get("deployment") for line in mine if client_id in line["message"]] == ["qwen-vl_Ingress"]
 
 
 def test_api_keys_never_reach_the_replica_logs(client: httpx.Client) -> None:

@@ -194,12 +194,12 @@ def test_redacted_pii_in_the_prompt_is_only_flagged(client: httpx.Client) -> Non
 
 
 def test_decisions_are_listed_with_filters_and_paging(client: httpx.Client, admin: httpx.Client) -> None:
-    request_id = new_id("e2e-audit")
-    headers = {"x-request-id": request_id}
+    headers = {"x-request-id": new_id("e2e-audit")}
     moderated = client.post(
         "/v1/moderations", json={"input": ["add wechat bag888", "hello", "buy cocaine here"]}, headers=headers
     )
     assert moderated.status_code == 200
+    request_id = moderated.headers["x-request-id"]  # the service's own id keys the audit log
     # other requests' data: a caller key is refused, an admin key reads it
     refused = client.get("/v1/moderation/decisions", params={"request_id": request_id})
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "admin_key_required"
@@ -242,19 +242,20 @@ def test_audit_survives_a_policy_filter_replica_kill(
     service: Service, client: httpx.Client, admin: httpx.Client
 ) -> None:
     """Decisions answered just before a SIGKILL are journaled; the replacement replica replays them."""
-    request_ids = [new_id("e2e-kill") for _ in range(12)]
+    sent_ids = [new_id("e2e-kill") for _ in range(12)]
 
-    async def moderate_all() -> list[int]:
+    async def moderate_all() -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=service.base_url, headers=client.headers, timeout=60) as c:
-            responses = await asyncio.gather(
+            return await asyncio.gather(
                 *(
                     c.post("/v1/moderations", json={"input": "add wechat bag888"}, headers={"x-request-id": r})
-                    for r in request_ids
+                    for r in sent_ids
                 )
             )
-        return [r.status_code for r in responses]
 
-    assert asyncio.run(moderate_all()) == [200] * len(request_ids)
+    responses = asyncio.run(moderate_all())
+    assert [r.status_code for r in responses] == [200] * len(sent_ids)
+    request_ids = [r.headers["x-request-id"] for r in responses]  # the service's own ids key the audit log
     (replica,) = service.replica_processes("PolicyFilter")
     replica.send_signal(signal.SIGKILL)
     replica.wait(timeout=30)

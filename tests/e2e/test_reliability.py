@@ -88,7 +88,9 @@ async def open_loop(base_url: str, rate: float, duration_s: float, max_tokens: i
                 ok_body = bool(error["message"] and error["code"] and error["request_id"])
                 if response.status_code in (429, 503):
                     ok_body = ok_body and response.headers.get("retry-after", "").isdigit()
-            run.outcomes.append(Outcome(request_id, response.status_code, elapsed, ok_body))
+            # the audit key is the service's own id, not the one this client sent
+            served_id = response.headers.get("x-request-id", request_id)
+            run.outcomes.append(Outcome(served_id, response.status_code, elapsed, ok_body))
 
         tasks = []
         started = time.perf_counter()

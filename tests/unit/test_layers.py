@@ -317,3 +317,12 @@ def test_nudenet_detects_nothing_on_a_blank_image() -> None:
     pytest.importorskip("nudenet", reason="optional AGPL-3.0 extra, not installed by make setup")
     (screener,) = build_image_screeners(ImageScreenConfig(nudenet=NudeNetConfig(enabled=True)), generate=None)
     assert screener.screen([Image.new("RGB", (320, 320), "white")]) == []
+
+
+def test_vlm_question_requests_have_unique_ids() -> None:
+    """The ids are the VLM engine's cancellation keys: fixed ones (``screen-0``) would let one
+    screening, or a client sending that id, cancel another's."""
+    screener = VLMQuestionScreener(VLMQuestionConfig(), generate=lambda requests: [])
+    images = [Image.new("RGB", (8, 8)), Image.new("RGB", (8, 8))]
+    ids = [r.request_id for r in screener.requests(images) + screener.requests(images)]
+    assert len(set(ids)) == len(ids)

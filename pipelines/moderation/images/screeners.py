@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -140,11 +141,11 @@ class VLMQuestionScreener:
         question = self.config.question.format(categories=", ".join(self.config.categories))
         return [
             GenerationRequest(
-                request_id=f"screen-{i}",
+                request_id=f"screen-{uuid.uuid4().hex}",
                 messages=[Message("user", [ImagePart(image, "image/png", 0), TextPart(question)])],
                 params=SamplingParams(max_tokens=self.config.max_tokens),
             )
-            for i, image in enumerate(images)
+            for image in images
         ]
 
     def screen(self, images: Sequence[Image.Image]) -> list[Hit]:
