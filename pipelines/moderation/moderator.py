@@ -172,13 +172,18 @@ class Moderator:
     def _extra(
         self, decision: PolicyDecision, images: Sequence[Image.Image], findings: Sequence[Mapping[str, object]]
     ) -> dict[str, object]:
-        """What a reviewer needs beside the verdict: versions, image hashes, the matched spans per category
-        and the image findings, cut to fit the record's size bound (findings first, then spans)."""
+        """What a reviewer needs beside the verdict: versions, image hashes, per fired category its action,
+        layers and matched spans, and the image findings; cut to fit the record's size bound (findings
+        first, then categories)."""
         extra: dict[str, object] = {"app_version": self.app_version} if self.app_version else {}
         if images:
             extra["image_sha256"] = [image_sha256(i) for i in images]
-        spans = {name: [list(s) for s in r.spans] for name, r in decision.categories.items() if r.detected and r.spans}
-        return fit_extra(extra, spans=spans, images=list(findings))
+        fired = {
+            name: {"action": r.action, "layers": r.layers, "spans": [list(s) for s in r.spans]}
+            for name, r in decision.categories.items()
+            if r.detected
+        }
+        return fit_extra(extra, categories=fired, images=list(findings))
 
     def _audit(
         self,

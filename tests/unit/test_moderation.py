@@ -76,8 +76,10 @@ def test_every_decision_is_audited_with_hash_and_version(policy: Policy, audit: 
     assert all(r.content is None for r in records)  # the shipped policy does not keep content
     assert by_direction["output"].extra == {"app_version": "9.9.9"}
     # where the spam matched, for a reviewer (positions and layer only: no text unless content is kept)
-    spam_spans = by_direction["input"].extra["spans"]["spam"]
+    spam = by_direction["input"].extra["categories"]["spam"]
+    spam_spans = spam["spans"]
     assert by_direction["input"].extra["app_version"] == "9.9.9" and spam_spans
+    assert spam["action"] == by_direction["input"].action and "patterns" in spam["layers"]
     assert all(0 <= start < end <= len("add wechat abc123 for cheap bags") for start, end, _ in spam_spans)
 
 
@@ -98,11 +100,11 @@ def test_image_findings_are_audited_with_boxes_and_their_text_only_when_content_
 
 def test_audit_extra_is_cut_to_fit_the_record_bound() -> None:
     images = [{"image_index": i, "boxes": [[[0.0, 0.0]] * 4] * 8} for i in range(200)]
-    spans = {"pii": [[i, i + 1, "patterns"] for i in range(50)]}
-    extra = fit_extra({"app_version": "1"}, spans=spans, images=images)
+    spans = {"pii": {"action": "redact", "layers": ["patterns"], "spans": [[i, i + 1, "patterns"] for i in range(50)]}}
+    extra = fit_extra({"app_version": "1"}, categories=spans, images=images)
     encoded = json.dumps(extra, separators=(",", ":")).encode()
     assert len(encoded) <= EXTRA_MAX_BYTES
-    assert extra["spans"] == spans and 0 < len(extra["images"]) < 200  # the later list gives way first
+    assert extra["categories"] == spans and 0 < len(extra["images"]) < 200  # the later list gives way first
     AuditRecord(
         request_id="r", direction="input", action="flag", policy_version="v", content_sha256="0" * 64, extra=extra
     )
@@ -126,7 +128,8 @@ def test_image_hits_join_the_decision_and_images_are_hashed(policy: Policy, audi
     assert not text_only.categories["sexual"].detected  # screeners run only when there are images
     assert audit.flush(timeout_s=5)
     (record,), _ = audit.query(request_id="req-img")
-    assert record.extra == {"image_sha256": [image_sha256(image)]}
+    assert record.extra["image_sha256"] == [image_sha256(image)]
+    assert record.extra["categories"] == {"sexual": {"action": "flag", "layers": ["fixed"], "spans": []}}
 
 
 def test_image_hash_ignores_container_but_not_pixels() -> None:

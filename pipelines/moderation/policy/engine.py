@@ -41,6 +41,7 @@ class CategoryResult:
     score: float
     action: str  # the action taken for this category ("allow" when not detected)
     spans: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end, layer) in the original
+    layers: list[str] = field(default_factory=list)  # the layers whose hits counted (span or whole-text)
 
 
 @dataclass
@@ -119,6 +120,7 @@ class PolicyEngine:
                 score=max((h.score for h in own), default=0.0),
                 action=action.value,
                 spans=spans[: self.policy.max_reported_spans],
+                layers=sorted({h.layer for h in counted}),
             )
             if action.severity > strongest.severity:
                 strongest = action
