@@ -95,6 +95,9 @@ def corpus() -> list[HostileCase]:
         HostileCase("loopback url", chat(image("http://127.0.0.1:8265/")), 400),
         HostileCase("aspect ratio 1000", chat(image(data_url(encode(Image.new("RGB", (1000, 1)), "PNG")))), 422),
         HostileCase("too many images", chat(*[image(data_url(png))] * 9), 413),
+        HostileCase(  # each under the per-image 40 MP, together over the request's 100 MP: refused from the headers
+            "pixel budget 3 x 36 MP", chat(*[image(data_url(header_only_png(6000, 6000)))] * 3), 413
+        ),
         HostileCase(
             "too many messages", json.dumps({"messages": [{"role": "user", "content": "x"}] * 65}).encode(), 413
         ),

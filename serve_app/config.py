@@ -99,6 +99,19 @@ class IngressUserConfig(StrictConfig):
     )
 
 
+class ValidatorUserConfig(ValidationLimits):
+    """`user_config` of the Validator deployment: the input limits, and how many images a replica decodes
+    at once (the offline job decodes one row at a time, so its `validation` has no such field)."""
+
+    max_concurrent_decodes: int | None = Field(
+        None,
+        ge=1,
+        description="Most images one Validator replica decodes at once; requests beyond wait their turn. Decoding "
+        "is CPU work: more threads than CPUs only multiply the decoded copies in memory. null: the CPUs the "
+        "replica was given (`ray_actor_options.num_cpus`, rounded up).",
+    )
+
+
 class ImageScreenUserConfig(StrictConfig):
     """`user_config` of the ImageScreen deployment: its capacity. What it reads and how is the PolicyFilter's
     `layers.image.read`, sent with every call (one source of truth for the service and the offline job)."""
@@ -120,7 +133,7 @@ class AppArgs(StrictConfig):
 
     engine: EngineConfig = Field(default_factory=EngineConfig, description="Model loading and generation.")
     policy: PolicyUserConfig = Field(default_factory=PolicyUserConfig, description="Initial policy settings.")
-    validation: ValidationLimits = Field(default_factory=ValidationLimits, description="Initial input limits.")
+    validation: ValidatorUserConfig = Field(default_factory=ValidatorUserConfig, description="Initial input limits.")
     batching: BatchingConfig = Field(default_factory=BatchingConfig, description="Initial batching settings.")
     ingress: IngressUserConfig = Field(default_factory=IngressUserConfig, description="Initial HTTP settings.")
     image_screen: ImageScreenUserConfig = Field(
@@ -144,7 +157,7 @@ class AppArgs(StrictConfig):
 # validates; the launcher's preflight and the config reference use the same table).
 DEPLOYMENT_USER_CONFIGS: dict[str, type[BaseModel]] = {
     "Ingress": IngressUserConfig,
-    "Validator": ValidationLimits,
+    "Validator": ValidatorUserConfig,
     "VLM": BatchingConfig,
     "PolicyFilter": PolicyUserConfig,
     "ImageScreen": ImageScreenUserConfig,

@@ -19,6 +19,7 @@ from pipelines.inputs.validation import ValidationLimits, validate_sampling_para
 from pipelines.moderation.setup import (
     PolicySettings,
 )
+from serve_app.config import ValidatorUserConfig
 
 logger = logging.getLogger(__name__)
 
@@ -129,9 +130,16 @@ def job_config_from_serve(data: dict[str, Any]) -> JobConfig:
         raise ValueError(f"no application with import_path {SERVE_IMPORT_PATH} in the Serve config")
     args = app.get("args") or {}
     deployments = {d.get("name"): d for d in app.get("deployments") or []}
-    validation = deployments.get(VALIDATOR_DEPLOYMENT, {}).get("user_config") or args.get("validation") or {}
+    validator = deployments.get(VALIDATOR_DEPLOYMENT, {}).get("user_config") or args.get("validation") or {}
     policy = deployments.get(POLICY_DEPLOYMENT, {}).get("user_config") or args.get("policy") or {}
-    return JobConfig(engine=args.get("engine") or {}, validation=validation, policy=policy)
+    return JobConfig(engine=args.get("engine") or {}, validation=_limits_of(validator), policy=policy)
+
+
+def _limits_of(validator: dict[str, Any]) -> ValidationLimits:
+    """The input limits of the Validator's ``user_config``, checked whole (a typo still fails), without
+    the replica's own capacity (decode slots): an actor of the job decodes one row at a time."""
+    checked = ValidatorUserConfig.model_validate(validator)
+    return ValidationLimits.model_validate(checked.model_dump(include=set(ValidationLimits.model_fields)))
 
 
 def build_job_config(args: argparse.Namespace) -> JobConfig:

@@ -3,15 +3,20 @@
 Order matters for safety: the magic bytes decide the format (Pillow is only allowed that one
 plugin), and the dimensions from the header are checked against the limits *before* any pixel
 data is decoded, so a small file that declares a huge canvas is refused without allocating it.
-Whatever goes wrong, ``decode_image`` raises only ``ServiceError`` subclasses.
+Whatever goes wrong, ``decode_image`` raises only ``ServiceError`` subclasses. ``probe_image`` runs the
+same checks and reads only the header, so a request's images can be budgeted together before any of
+them is decoded; ``DecodeSlots`` bounds how many decode at once in a process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
+import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from io import BytesIO
 
@@ -88,10 +93,46 @@ def normalize_media_type(media_type: str) -> str:
     return _MEDIA_TYPE_ALIASES.get(base, base)
 
 
-def decode_image(data: bytes, *, declared_type: str | None, limits: ImageLimits, param: str) -> ImagePart:
-    """Validate and decode one image into an RGB ``ImagePart`` within ``limits``."""
+class DecodeSlots:
+    """At most ``limit`` images decode at once in this process (one Validator replica): decoding is CPU
+    and memory bound, so more threads than CPUs only multiply the peak memory, not the throughput."""
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("at least one decode slot is needed")
+        self.limit = limit
+        self._slots = threading.BoundedSemaphore(limit)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        with self._slots:
+            yield
+
+
+def probe_image(data: bytes, *, declared_type: str | None, limits: ImageLimits, param: str) -> tuple[int, int]:
+    """Width and height from the image's header, after every check ``decode_image`` makes before it
+    decodes; nothing is decoded (a header-only bomb costs a few hundred bytes of reading)."""
+    with _service_errors(param):
+        sniffed = _check_bytes(data, declared_type, limits, param)
+        with _open_checked(data, sniffed, limits, param) as img:
+            return img.width, img.height
+
+
+def decode_image(
+    data: bytes, *, declared_type: str | None, limits: ImageLimits, param: str, slots: DecodeSlots | None = None
+) -> ImagePart:
+    """Validate and decode one image into an RGB ``ImagePart`` within ``limits``, in one of ``slots``."""
+    with _service_errors(param):
+        sniffed = _check_bytes(data, declared_type, limits, param)
+        with slots.held() if slots is not None else contextlib.nullcontext():
+            return _decode(data, sniffed, limits, param)
+
+
+@contextlib.contextmanager
+def _service_errors(param: str) -> Iterator[None]:
+    """Whatever Pillow raises on hostile input becomes a ``ServiceError``."""
     try:
-        return _decode(data, declared_type, limits, param)
+        yield
     except ServiceError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError):
@@ -101,7 +142,8 @@ def decode_image(data: bytes, *, declared_type: str | None, limits: ImageLimits,
         raise _invalid_image("The image data is corrupt or truncated.", param) from None
 
 
-def _decode(data: bytes, declared_type: str | None, limits: ImageLimits, param: str) -> ImagePart:
+def _check_bytes(data: bytes, declared_type: str | None, limits: ImageLimits, param: str) -> str:
+    """The checks on the encoded bytes; returns the sniffed media type."""
     if not isinstance(data, bytes | bytearray):
         raise InvalidRequestError("The image must be bytes.", param=param, code="invalid_type")
     if not data:
@@ -112,10 +154,21 @@ def _decode(data: bytes, declared_type: str | None, limits: ImageLimits, param: 
     _check_declared_type(declared_type, sniffed, param)
     if sniffed == JPEG:
         _check_jpeg_scans(data, limits, param)
+    return sniffed
+
+
+@contextlib.contextmanager
+def _open_checked(data: bytes, sniffed: str, limits: ImageLimits, param: str) -> Iterator[Image.Image]:
+    """The image opened with its sniffed format's plugin only, its header checked against the limits."""
     with Image.open(BytesIO(data), formats=[_PIL_PLUGIN[sniffed]]) as img:
         if img.format not in _PIL_FORMATS[sniffed]:
             raise _invalid_image(f"The image content does not match its {sniffed} signature.", param)
         _check_dimensions(img.width, img.height, limits, param)
+        yield img
+
+
+def _decode(data: bytes, sniffed: str, limits: ImageLimits, param: str) -> ImagePart:
+    with _open_checked(data, sniffed, limits, param) as img:
         img.load()
         oriented = _exif_transpose(img)
     rgb = _to_rgb(oriented)

@@ -1,8 +1,9 @@
 """Validation of chat requests (OpenAI format) and legacy requests into ``GenerationRequest``s.
 
-Cheap structural checks and every count limit run before any image is decoded, so an
-oversized request is refused before it costs CPU. Each error names the offending field in
-``param`` (``messages[2].content[0].image_url.url``, ``stop[1]``, ...).
+Cheap structural checks, every count limit and the request's pixel budget (from the images'
+headers) run before any image is decoded, so an oversized request is refused before it costs CPU.
+Each error names the offending field in ``param`` (``messages[2].content[0].image_url.url``,
+``stop[1]``, ...).
 
 Decisions:
 
@@ -25,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pipelines.core.errors import InvalidRequestError, PayloadTooLargeError, ServiceError
 from pipelines.core.types import GenerationRequest, ImagePart, Message, ModerationInput, Role, SamplingParams, TextPart
 from pipelines.inputs.data_url import parse_image_source
-from pipelines.inputs.images import ImageLimits, decode_image
+from pipelines.inputs.images import DecodeSlots, ImageLimits, decode_image, probe_image
 from pipelines.inputs.remote import RemoteFetchConfig, fetch_image, is_remote_url
 
 _ROLES: frozenset[str] = frozenset({"system", "user", "assistant"})
@@ -76,6 +77,13 @@ class ValidationLimits(BaseModel):
         "minutes of CPU to decode, refused (422) before decoding.",
     )
     max_images_per_request: int = Field(8, ge=0, description="Most images in one request.")
+    max_request_pixels: int = Field(
+        100_000_000,
+        gt=0,
+        description="Most pixels (width*height, from each image's header) over all images of one request; "
+        "the default admits eight 12-megapixel photos, not eight images at `max_image_pixels`. Checked before "
+        "any image is decoded (413 `request_pixel_budget_exceeded`).",
+    )
     max_messages: int = Field(64, gt=0, description="Most messages in one request.")
     max_moderation_inputs: int = Field(32, gt=0, description="Most inputs in one `/v1/moderations` request.")
     max_prompt_chars: int = Field(32_000, gt=0, description="Most characters over all text parts of a request.")
@@ -122,12 +130,49 @@ class _PendingImage:
 _PendingPart = TextPart | _PendingImage
 
 
+@dataclass(frozen=True)
+class _LoadedImage:
+    """An image part whose bytes are read and whose header passed the per-image limits; not decoded."""
+
+    data: bytes
+    declared: str | None
+    param: str
+    pixels: int
+
+
+_LoadedPart = TextPart | _LoadedImage
+
+
+@dataclass
+class _PixelBudget:
+    """The request's pixels, counted image by image from the headers."""
+
+    limit: int
+    spent: int = 0
+
+    def spend(self, image: _LoadedImage) -> None:
+        self.spent += image.pixels
+        if self.spent > self.limit:
+            raise PayloadTooLargeError(
+                f"The request's images have {self.spent} pixels in all up to this one; the limit is {self.limit}.",
+                param=image.param,
+                code="request_pixel_budget_exceeded",
+            )
+
+
 def validate_chat_request(
-    messages: list[dict], params: dict, limits: ValidationLimits, request_id: str
+    messages: list[dict],
+    params: dict,
+    limits: ValidationLimits,
+    request_id: str,
+    slots: DecodeSlots | None = None,
 ) -> GenerationRequest:
+    """``slots``: the process's bound on concurrent decodes (None: unbounded)."""
     pending = _check_messages(messages, limits)
     sampling = validate_sampling_params(params, limits)
-    built = [Message(role=role, parts=[_materialize(part, limits) for part in parts]) for role, parts in pending]
+    budget = _PixelBudget(limits.max_request_pixels)
+    loaded = [(role, [_load(part, limits, budget) for part in parts]) for role, parts in pending]
+    built = [Message(role=role, parts=[_decode(part, limits, slots) for part in parts]) for role, parts in loaded]
     return GenerationRequest(request_id=request_id, messages=built, params=sampling)
 
 
@@ -138,6 +183,7 @@ def validate_legacy_request(
     limits: ValidationLimits,
     request_id: str,
     temperature: float | None = None,
+    slots: DecodeSlots | None = None,
 ) -> GenerationRequest:
     """Validate the original ``{"image", "prompt", "max_tokens"}`` body (plus an optional
     ``temperature``, 0 for greedy) through the chat path.
@@ -159,6 +205,7 @@ def validate_legacy_request(
             {"max_tokens": max_tokens, "temperature": temperature},
             limits,
             request_id,
+            slots,
         )
     except ServiceError as err:
         if err.param not in aliases:
@@ -295,7 +342,9 @@ def _check_counts(
         )
 
 
-def validate_moderation_input(value: Any, limits: ValidationLimits) -> list[ModerationInput]:
+def validate_moderation_input(
+    value: Any, limits: ValidationLimits, slots: DecodeSlots | None = None
+) -> list[ModerationInput]:
     """OpenAI's moderation ``input``: a string, a list of strings (one result each), or a list of
     ``text`` / ``image_url`` parts (one multimodal input, one result)."""
     if isinstance(value, str):
@@ -315,15 +364,18 @@ def validate_moderation_input(value: Any, limits: ValidationLimits) -> list[Mode
             f"Too many inputs: {len(items)} > {limits.max_moderation_inputs}.", param="input", code="too_many_inputs"
         )
     _check_counts([("user", parts) for parts in items], limits, text_param="input")
+    budget = _PixelBudget(limits.max_request_pixels)
+    loaded = [[_load(part, limits, budget) for part in parts] for parts in items]
     moderated: list[ModerationInput] = []
-    for parts in items:
-        built = [_materialize(part, limits) for part in parts]
+    for parts in loaded:
+        built = [_decode(part, limits, slots) for part in parts]
         text = "\n".join(p.text for p in built if isinstance(p, TextPart))
         moderated.append(ModerationInput(text=text, images=[p for p in built if isinstance(p, ImagePart)]))
     return moderated
 
 
-def _materialize(part: _PendingPart, limits: ValidationLimits) -> TextPart | ImagePart:
+def _load(part: _PendingPart, limits: ValidationLimits, budget: _PixelBudget) -> _LoadedPart:
+    """The image's bytes, its header checked and its pixels spent from the request's budget."""
     if isinstance(part, TextPart):
         return part
     image_limits = limits.image_limits
@@ -335,7 +387,18 @@ def _materialize(part: _PendingPart, limits: ValidationLimits) -> TextPart | Ima
         declared, data = parse_image_source(
             part.url, max_encoded_bytes=image_limits.max_encoded_bytes, param=part.param
         )
-    return decode_image(data, declared_type=declared, limits=image_limits, param=part.param)
+    width, height = probe_image(data, declared_type=declared, limits=image_limits, param=part.param)
+    loaded = _LoadedImage(data=data, declared=declared, param=part.param, pixels=width * height)
+    budget.spend(loaded)
+    return loaded
+
+
+def _decode(part: _LoadedPart, limits: ValidationLimits, slots: DecodeSlots | None) -> TextPart | ImagePart:
+    if isinstance(part, TextPart):
+        return part
+    return decode_image(
+        part.data, declared_type=part.declared, limits=limits.image_limits, param=part.param, slots=slots
+    )
 
 
 # --- sampling parameters -----------------------------------------------------------------------

@@ -6,6 +6,7 @@ to one another, instead of in positional ``.remote(...)`` calls spread over the 
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -57,9 +58,20 @@ class VLMClient:
     async def generate(self, *, request: GenerationRequest) -> GenerationResult:
         return _raise_if_error(await self.handle.generate.remote(request))
 
-    def generate_blocking(self, *, request: GenerationRequest) -> GenerationResult:
-        """For code on a worker thread, never on an event loop (the image policy question)."""
-        return _raise_if_error(self.handle.generate.remote(request).result())
+    def generate_all_blocking(self, *, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        """For code on a worker thread, never on an event loop (the image policy question). All requests are
+        sent at once and each is waited for until its ``deadline``; on a timeout (``TimeoutError``) or any
+        other failure the calls still open are cancelled, so a slow VLM frees their slots."""
+        responses = [self.handle.generate.remote(request) for request in requests]
+        try:
+            return [
+                _raise_if_error(response.result(timeout_s=_remaining_s(request)))
+                for request, response in zip(requests, responses, strict=True)
+            ]
+        except BaseException:
+            for response in responses:
+                response.cancel()
+            raise
 
     def stream(self, *, request: GenerationRequest) -> _HandleStream:
         return _HandleStream(self.handle.options(stream=True).generate_stream.remote(request))
@@ -69,6 +81,13 @@ class VLMClient:
 
     async def engine_stats(self) -> dict[str, Any]:
         return await self.handle.engine_stats.remote()
+
+
+def _remaining_s(request: GenerationRequest) -> float | None:
+    """Seconds left until the request's deadline; None (wait on) for a request without one."""
+    if request.deadline is None:
+        return None
+    return max(0.0, request.deadline - time.time())
 
 
 class PolicyClient:

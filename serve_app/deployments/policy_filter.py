@@ -93,10 +93,11 @@ class PolicyFilterDeployment:
         logger.info("policy %s loaded from %s", policy.version, settings.policy_file)
 
     def _vlm_generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
-        """Blocking VLM calls for the image policy question (runs in a worker thread, never the loop)."""
+        """Blocking VLM calls for the image policy question (runs in a worker thread, never the loop), each
+        bounded by its request's deadline (``layers.image.vlm_question.deadline_s``)."""
         if self.vlm is None:
             raise RuntimeError("no VLM handle")
-        return [self.vlm.generate_blocking(request=r) for r in requests]
+        return self.vlm.generate_all_blocking(requests=requests)
 
     async def check(
         self,

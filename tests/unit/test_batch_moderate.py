@@ -13,12 +13,14 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pybase64
+import pydantic
 import pytest
 from PIL import Image
 
@@ -40,6 +42,7 @@ from jobs.batch_moderate import (
     scan_output,
     write_part,
 )
+from jobs.batch_moderate.settings import SERVE_IMPORT_PATH
 from pipelines.audit import AuditConfig
 from pipelines.core.errors import ServiceError
 from pipelines.core.types import GenerationResult
@@ -421,6 +424,19 @@ def test_serve_config_gives_the_service_limits_and_policy() -> None:
     assert config.validation.resize_max_pixels < ValidationLimits().resize_max_pixels  # the tiny model's budget
     assert config.engine.dtype == "float32" and config.engine.served_model_name == "qwen3-vl-tiny"
     assert config.policy.policy_file == "configs/policy.yaml" and config.audit is None
+
+
+def test_serve_config_validator_capacity_is_not_a_job_limit() -> None:
+    """The Validator replica's decode slots are its own; the job takes its limits and still refuses typos."""
+
+    def serve_config(validator: dict[str, Any]) -> dict[str, Any]:
+        deployments = [{"name": "Validator", "user_config": validator}]
+        return {"applications": [{"import_path": SERVE_IMPORT_PATH, "deployments": deployments}]}
+
+    config = job_config_from_serve(serve_config({"max_concurrent_decodes": 2, "max_request_pixels": 1_000_000}))
+    assert config.validation == ValidationLimits(max_request_pixels=1_000_000)
+    with pytest.raises(pydantic.ValidationError):
+        job_config_from_serve(serve_config({"max_concurent_decodes": 2}))
 
 
 def test_bad_invocations_fail_before_any_work(tiny_model_dir: Path, tmp_path: Path) -> None:

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import concurrent.futures
 import pickle
+import threading
+import time
+import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +16,14 @@ from PIL import Image
 
 from pipelines.core.errors import InvalidRequestError, PayloadTooLargeError, ServiceError, UnprocessableEntityError
 from pipelines.core.types import GenerationRequest, ImagePart, TextPart
-from pipelines.inputs.validation import ValidationLimits, validate_chat_request, validate_legacy_request
+from pipelines.inputs import images, validation
+from pipelines.inputs.images import DecodeSlots
+from pipelines.inputs.validation import (
+    ValidationLimits,
+    validate_chat_request,
+    validate_legacy_request,
+    validate_moderation_input,
+)
 
 Encoder = Callable[..., bytes]
 DataUrl = Callable[[bytes, str], str]
@@ -71,6 +82,7 @@ def test_limits_defaults_and_image_limits() -> None:
         {"max_messages": 0},
         {"default_max_tokens": 5000},
         {"resize_min_pixels": 10, "resize_max_pixels": 5},
+        {"max_request_pixels": 0},
     ],
 )
 def test_limits_reject_bad_config(kwargs: dict[str, Any]) -> None:
@@ -209,6 +221,102 @@ def test_too_many_images_is_refused_before_decoding() -> None:
     messages = [user(*[image_part("not base64 !") for _ in range(3)])]
     err = expect_error(messages, {}, PayloadTooLargeError, "messages[0].content[2].image_url.url", limits)
     assert (err.status, err.code) == (413, "too_many_images")
+
+
+def _recording_decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every image ``validate_*`` hands to the decoder, by param; nothing is decoded."""
+    decoded: list[str] = []
+
+    def fake_decode(data: bytes, *, param: str, **kwargs: Any) -> ImagePart:
+        decoded.append(param)
+        return ImagePart(image=Image.new("RGB", (1, 1)), mime_type="image/png", encoded_bytes=len(data))
+
+    monkeypatch.setattr(validation, "decode_image", fake_decode)
+    return decoded
+
+
+def test_request_pixel_budget_is_refused_before_any_decode(
+    monkeypatch: pytest.MonkeyPatch, header_only_png: Callable[[int, int], bytes], data_url: DataUrl
+) -> None:
+    """Each image is under the per-image limit (36 MP < 40 MP); three of them are over the request's
+    100 MP. Their headers alone decide it: none is decoded, nothing large is allocated."""
+    decoded = _recording_decodes(monkeypatch)
+    bomb = image_part(data_url(header_only_png(6000, 6000), "image/png"))
+    limits = ValidationLimits()
+    assert limits.max_image_pixels >= 6000 * 6000 and limits.max_request_pixels < 3 * 6000 * 6000
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        err = expect_error(
+            [user(bomb, bomb, {"type": "text", "text": "what is this?"}, bomb)],
+            {},
+            PayloadTooLargeError,
+            "messages[0].content[3].image_url.url",
+            limits,
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (err.status, err.code) == (413, "request_pixel_budget_exceeded")
+    assert "108000000 pixels" in err.message
+    assert decoded == []
+    assert peak < 1_000_000 and time.perf_counter() - started < 1
+
+
+def test_request_pixel_budget_counts_every_message_and_admits_up_to_it(
+    monkeypatch: pytest.MonkeyPatch, png_url: str
+) -> None:
+    """``png_url`` is 32x16 = 512 pixels: two fit a 1024-pixel budget exactly, a third is over it."""
+    decoded = _recording_decodes(monkeypatch)
+    limits = ValidationLimits(max_image_pixels=512, max_request_pixels=1024)
+    within = [
+        user(image_part(png_url), {"type": "text", "text": "first"}),
+        {"role": "assistant", "content": "ok"},
+        user(image_part(png_url)),
+    ]
+    validate(within, limits=limits)
+    assert decoded == ["messages[0].content[0].image_url.url", "messages[2].content[0].image_url.url"]
+    over = [*within[:2], user(image_part(png_url), image_part(png_url))]
+    err = expect_error(over, {}, PayloadTooLargeError, "messages[2].content[1].image_url.url", limits)
+    assert err.code == "request_pixel_budget_exceeded" and len(decoded) == 2
+
+
+def test_moderation_pixel_budget_spans_all_inputs(monkeypatch: pytest.MonkeyPatch, png_url: str) -> None:
+    decoded = _recording_decodes(monkeypatch)
+    limits = ValidationLimits(max_image_pixels=512, max_request_pixels=1024)
+    parts = [{"type": "text", "text": "hi"}, *[image_part(png_url)] * 3]
+    with pytest.raises(PayloadTooLargeError) as info:
+        validate_moderation_input(parts, limits)
+    assert (info.value.code, info.value.param) == ("request_pixel_budget_exceeded", "input[3].image_url.url")
+    assert decoded == []
+
+
+def test_decode_slots_bound_concurrent_decodes(monkeypatch: pytest.MonkeyPatch, png_url: str) -> None:
+    """Eight requests on eight threads, two slots: never more than two images decode at once."""
+    running, most = 0, 0
+    lock = threading.Lock()
+    real_to_rgb = images._to_rgb
+
+    def slow_to_rgb(img: Image.Image) -> Image.Image:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        return real_to_rgb(img)
+
+    monkeypatch.setattr(images, "_to_rgb", slow_to_rgb)
+    slots = DecodeSlots(2)
+    limits = ValidationLimits()
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        futures = [
+            pool.submit(validate_chat_request, [user(image_part(png_url))], {}, limits, f"r{i}", slots)
+            for i in range(8)
+        ]
+        assert all(f.result().images for f in futures)
+    assert most == 2
 
 
 def test_too_many_messages() -> None:
