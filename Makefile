@@ -17,6 +17,8 @@ NSFW_MODEL := .cache/nsfw/mobilenet_v2.onnx
 # Latin fonts the image-moderation evaluation draws its images with, and npm (fetches the nsfwjs
 # package whose weights become the NSFW screen). Only the missing ones are installed.
 SYSTEM_PACKAGES := redis-server fonts-wqy-microhei fonts-noto-cjk fonts-dejavu-core fonts-liberation2
+# the browser the console's end-to-end tests drive through Playwright (which cannot download its own here)
+SYSTEM_PACKAGES += chromium
 
 .PHONY: system-packages nsfw-model
 

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from serve_app.api.console import console_router
 from serve_app.api.errors import install_error_handlers, shed_load
 from serve_app.api.gateway import Gateway
 from serve_app.api.http import install_request_context, read_json_object
@@ -120,6 +121,7 @@ def create_app(gateway: Gateway) -> FastAPI:
         status = HealthStatus(status="ok" if readiness.ready else "not_ready", checks=readiness.checks)
         return JSONResponse(status.model_dump(), status_code=200 if readiness.ready else 503)
 
+    app.include_router(console_router())
     return app
 
 

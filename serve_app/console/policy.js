@@ -1,0 +1,74 @@
+// The loaded policy, read only: version, digest, layers, and each category's actions per direction.
+import { explain, getJson } from "./api.js";
+import { clear, h, setState } from "./dom.js";
+
+export async function loadPolicy() {
+  return getJson("/v1/moderation/policy");
+}
+
+export class PolicyView {
+  constructor(root) {
+    this.state = root.querySelector("#policy-state");
+    this.body = root.querySelector("#policy-body");
+  }
+
+  async load() {
+    setState(this.state, "loading", "Loading the policy…");
+    try {
+      this.render(await loadPolicy());
+      setState(this.state, "", "");
+    } catch (error) {
+      setState(this.state, "error", explain(error));
+    }
+  }
+
+  render(policy) {
+    const layers = Object.entries(policy.layers || {});
+    clear(this.body).append(
+      h(
+        "dl",
+        { class: "meta" },
+        h("dt", {}, "Version"),
+        h("dd", { class: "mono", id: "policy-version" }, policy.version),
+        h("dt", {}, "Digest"),
+        h("dd", { class: "mono" }, policy.digest || "—"),
+      ),
+      h(
+        "ul",
+        { class: "layers" },
+        layers.map(([name, on]) => h("li", { "data-layer": name, "data-enabled": String(Boolean(on)) }, `${name}: ${on ? "on" : "off"}`)),
+      ),
+      h(
+        "div",
+        { class: "scroll" },
+        h(
+          "table",
+          { class: "policy" },
+          h("caption", {}, "Categories"),
+          h("thead", {}, h("tr", {}, ["Category", "Input", "Output", "Threshold", "Description"].map((t) => h("th", { scope: "col" }, t)))),
+          h(
+            "tbody",
+            {},
+            categoryRows(policy.categories).map((c) =>
+              h(
+                "tr",
+                { "data-category": c.name },
+                h("th", { scope: "row" }, c.name),
+                h("td", { class: `action action-${c.input}` }, c.input),
+                h("td", { class: `action action-${c.output}` }, c.output),
+                h("td", {}, String(c.threshold)),
+                h("td", {}, c.description || ""),
+              ),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+}
+
+// categories as a list of {name, ...}, whether the API sends a list or an object keyed by name.
+export function categoryRows(categories) {
+  if (Array.isArray(categories)) return categories;
+  return Object.entries(categories || {}).map(([name, spec]) => ({ name, ...spec }));
+}

@@ -1,0 +1,86 @@
+// "Try it": a text and pictures through /v1/moderations, the verdict per category, the spans marked,
+// each picture with its OCR and QR boxes drawn on it.
+import { explain, postJson } from "./api.js";
+import { clear, h, readAsDataUrl, setState } from "./dom.js";
+import { categoryTable, imageWithBoxes, markedText } from "./results.js";
+
+export class TryView {
+  constructor(root) {
+    this.form = root.querySelector("#try-form");
+    this.text = root.querySelector("#try-text");
+    this.files = root.querySelector("#try-images");
+    this.drop = root.querySelector("#try-drop");
+    this.state = root.querySelector("#try-state");
+    this.result = root.querySelector("#try-result");
+    this.dropped = [];
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.run();
+    });
+    this.files.addEventListener("change", () => {
+      this.dropped = [];
+    });
+    this.drop.addEventListener("dragover", (event) => {
+      event.preventDefault();
+      this.drop.classList.add("over");
+    });
+    this.drop.addEventListener("dragleave", () => this.drop.classList.remove("over"));
+    this.drop.addEventListener("drop", (event) => {
+      event.preventDefault();
+      this.drop.classList.remove("over");
+      this.dropped = [...event.dataTransfer.files].filter((f) => f.type.startsWith("image/"));
+      setState(this.state, "", `${this.dropped.length} image(s) ready.`);
+    });
+  }
+
+  images() {
+    return this.dropped.length ? this.dropped : [...this.files.files];
+  }
+
+  async run() {
+    const text = this.text.value;
+    const files = this.images();
+    if (!text.trim() && !files.length) {
+      setState(this.state, "error", "Enter a text or choose an image first.");
+      return;
+    }
+    setState(this.state, "loading", "Moderating…");
+    clear(this.result);
+    try {
+      const urls = await Promise.all(files.map(readAsDataUrl));
+      const input = files.length
+        ? [
+            ...(text ? [{ type: "text", text }] : []),
+            ...urls.map((url) => ({ type: "image_url", image_url: { url } })),
+          ]
+        : text;
+      const response = await postJson("/v1/moderations", { input });
+      this.render(response.results[0], text, files);
+      setState(this.state, "", "");
+    } catch (error) {
+      setState(this.state, "error", explain(error));
+    }
+  }
+
+  render(result, text, files) {
+    const verdict = h(
+      "p",
+      { class: `verdict action-${result.action}`, "data-action": result.action },
+      result.flagged ? `Flagged: ${result.action}` : "Not flagged",
+      ` · policy ${result.policy_version}`,
+    );
+    const findings = result.image_findings || [];
+    this.result.append(
+      verdict,
+      text ? markedText(text, result.category_results) : null,
+      categoryTable(result.category_results, "Verdict per category"),
+      files.map((file, index) =>
+        imageWithBoxes(
+          URL.createObjectURL(file),
+          findings.filter((f) => f.image_index === index),
+          index,
+        ),
+      ),
+    );
+  }
+}
