@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import io
 import time
 from pathlib import Path
@@ -71,6 +73,16 @@ def test_every_decision_is_audited_with_hash_and_version(policy: Policy, audit: 
     assert all(r.policy_version == policy.version and len(r.content_sha256) == 64 for r in records)
     assert all(r.content is None for r in records)  # the shipped policy does not keep content
     assert all(r.extra == {"app_version": "9.9.9"} for r in records)
+
+
+def test_audited_digests_are_keyed_not_bare_sha256(policy: Policy, audit: AuditLog) -> None:
+    text = "a fine answer"
+    Moderator(policy, audit=audit).check(text, "output", "req-digest", prompt="q")
+    assert audit.flush(timeout_s=5)
+    (record,), _ = audit.query(request_id="req-digest")
+    assert record.digest == "hmac-sha256"
+    assert record.content_sha256 == hmac.new(audit.digest_key, text.encode(), hashlib.sha256).hexdigest()
+    assert record.content_sha256 != hashlib.sha256(text.encode()).hexdigest()
 
 
 def test_content_is_kept_only_when_the_policy_says_so(policy: Policy, audit: AuditLog) -> None:
