@@ -5,8 +5,10 @@
 # Build: docker build -t qwen-vl-serve .
 #        docker build --build-arg FLASH_ATTN_WHEEL=<url of a flash-attn wheel for torch 2.14/cu13/py311> ...
 #        docker build --build-arg BAKE_MODEL=Qwen/Qwen3-VL-8B-Instruct ...   (weights inside the image)
-# Run:   docker run --gpus all -p 127.0.0.1:8000:8000 -p 127.0.0.1:8080:8080 \
+# Run:   docker run --gpus all -p 8000:8000 -e QVS_API_KEYS=... -e QVS_ADMIN_API_KEYS=... \
 #          -v $HOME/.cache/huggingface:/home/ray/.cache/huggingface qwen-vl-serve
+#        The API listens on 0.0.0.0 inside the container, so it refuses to start without both key variables
+#        (README "Container"; mounted key files: see there).
 # The nsfwjs package (MIT) whose weights become the NSFW screen, fetched with npm in a Node stage; the
 # image converts it with our own code (pipelines/moderation/images/nsfw_convert.py checks its hash).
 FROM node:20.19.5-bookworm-slim AS nsfwjs
@@ -49,9 +51,12 @@ RUN if [ -n "$BAKE_MODEL" ]; then \
     fi
 VOLUME ["/home/ray/.cache/huggingface"]
 
-# 8000: the API (configs/serve.yaml http_options.port); 8080: Ray's Prometheus metrics.
-EXPOSE 8000 8080
+# 8000: the API (configs/serve.yaml http_options.port), the only port meant to be published. Ray's
+# Prometheus metrics (8080) stay internal: publish them only deliberately, e.g. -p 127.0.0.1:8080:8080.
+EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=900s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4).status != 200)"]
-# `serve run configs/serve.yaml` on a Ray head started with a fixed metrics port (serve_app/ops/launch.py).
-CMD ["python", "-m", "serve_app.ops.launch", "configs/serve.yaml", "--metrics-port", "8080"]
+# `serve run configs/serve.yaml` on a Ray head started with a fixed metrics port (serve_app/ops/launch.py),
+# the API bound to every interface of the container, caller and admin keys from these two variables.
+CMD ["python", "-m", "serve_app.ops.launch", "configs/serve.yaml", "--metrics-port", "8080", \
+     "--host", "0.0.0.0", "--ingress", "api_key_env=QVS_API_KEYS", "--ingress", "admin_api_key_env=QVS_ADMIN_API_KEYS"]

@@ -15,22 +15,21 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict
-from pathlib import Path
 from typing import Literal, Protocol
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipelines.core.secrets import MIN_KEY_CHARS, SecretSourceError, read_secret
 from pipelines.core.types import GenerationRequest, ImagePart, TextPart
 from pipelines.inputs.images import image_sha256
 
 logger = logging.getLogger(__name__)
 
 
-MIN_SIGNING_KEY_CHARS = 16
 SIGNATURE_BYTES = 32  # HMAC-SHA256
 
 
@@ -42,7 +41,17 @@ class CacheConfig(BaseModel):
     max_entries: int = Field(10_000, ge=1, description="LRU size of the memory backend.")
     ttl_s: float = Field(3600.0, gt=0, description="How long an answer stays cached.")
     redis_url: str | None = Field(
-        None, description="`redis://[:password@]host:port/db` for the redis backend (never logged)."
+        None,
+        description="`redis://host:port/db` for the redis backend (never logged); a password belongs in "
+        "`redis_password_env` / `redis_password_file` rather than in the URL.",
+    )
+    redis_password_env: str | None = Field(
+        None,
+        description="Environment variable holding the Redis password (AUTH), passed to the client apart from the "
+        "URL. Named but unset or empty: the replica refuses to start.",
+    )
+    redis_password_file: str | None = Field(
+        None, description="File holding the Redis password; the same rules as `redis_password_env`."
     )
     key_prefix: str = Field("qvs:cache:", description="Namespace of the keys in Redis.")
     timeout_s: float = Field(0.2, gt=0, description="Redis socket timeout; a slow cache is a miss.")
@@ -55,15 +64,17 @@ class CacheConfig(BaseModel):
 
     def signing_key(self) -> bytes:
         """The Redis signing secret; a named source that is empty, or none at all, is an error."""
-        if self.signing_key_env:
-            secret = os.environ.get(self.signing_key_env, "").strip()
-        elif self.signing_key_file:
-            secret = Path(self.signing_key_file).read_text(encoding="utf-8").strip()
-        else:
-            raise ValueError("cache.backend redis needs cache.signing_key_env or cache.signing_key_file")
-        if len(secret) < MIN_SIGNING_KEY_CHARS:
-            raise ValueError(f"the cache signing secret must have at least {MIN_SIGNING_KEY_CHARS} characters")
+        secret = read_secret(self.signing_key_env, self.signing_key_file, "signing_key", min_chars=MIN_KEY_CHARS)
+        if secret is None:
+            raise SecretSourceError("cache.backend redis needs cache.signing_key_env or cache.signing_key_file")
         return secret.encode()
+
+    def redis_password(self) -> str | None:
+        """The password from its variable or file (None when neither is named; then the URL's, if any)."""
+        password = read_secret(self.redis_password_env, self.redis_password_file, "redis_password")
+        if password is not None and self.redis_url and urlsplit(self.redis_url).password:
+            raise SecretSourceError("give the Redis password in redis_url or in redis_password_env/_file, not both")
+        return password
 
 
 def cache_key(request: GenerationRequest, model_version: str, policy_version: str) -> str | None:
@@ -136,12 +147,23 @@ class MemoryCache:
 class RedisCache:
     """Shared by every ingress replica. Errors are logged (without the URL) and read as misses."""
 
-    def __init__(self, url: str, ttl_s: float, key_prefix: str, timeout_s: float, signing_key: bytes) -> None:
+    def __init__(
+        self,
+        url: str,
+        ttl_s: float,
+        key_prefix: str,
+        timeout_s: float,
+        signing_key: bytes,
+        password: str | None = None,
+    ) -> None:
+        """``password``, when given, is sent apart from ``url`` (which then must not carry one: redis-py
+        would prefer the URL's)."""
         import redis
 
         self.signing_key = signing_key
         self.forged = 0  # entries whose signature did not match: read as misses
-        self.client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        auth = {"password": password} if password is not None else {}
+        self.client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, **auth)
         self.ttl_ms = int(ttl_s * 1000)
         self.key_prefix = key_prefix
         self.errors = 0
@@ -182,5 +204,12 @@ def build_cache(config: CacheConfig) -> ResponseCache | None:
     if config.backend == "redis":
         if not config.redis_url:
             raise ValueError("cache.backend redis needs cache.redis_url")
-        return RedisCache(config.redis_url, config.ttl_s, config.key_prefix, config.timeout_s, config.signing_key())
+        return RedisCache(
+            config.redis_url,
+            config.ttl_s,
+            config.key_prefix,
+            config.timeout_s,
+            config.signing_key(),
+            password=config.redis_password(),
+        )
     return MemoryCache(config.max_entries, config.ttl_s)

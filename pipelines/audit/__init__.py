@@ -2,6 +2,6 @@
 
 from pipelines.audit.config import AuditConfig, FailMode
 from pipelines.audit.log import AuditLog
-from pipelines.audit.record import Action, AuditRecord, Direction, content_sha256
+from pipelines.audit.record import Action, AuditRecord, Direction, content_digest
 
-__all__ = ["Action", "AuditConfig", "AuditLog", "AuditRecord", "Direction", "FailMode", "content_sha256"]
+__all__ = ["Action", "AuditConfig", "AuditLog", "AuditRecord", "Direction", "FailMode", "content_digest"]

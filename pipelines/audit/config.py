@@ -6,7 +6,9 @@ from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+
+from pipelines.core.secrets import MIN_KEY_CHARS, SecretSourceError, read_secret
 
 FailMode = Literal["fail_open", "fail_closed"]
 
@@ -28,7 +30,26 @@ class AuditConfig(BaseModel):
         "sqlite:///.cache/audit.db",
         min_length=1,
         description="SQLAlchemy database URL. SQLite, PostgreSQL and MySQL/MariaDB work (install their driver); "
-        "the parent directory of a SQLite file is created on first use.",
+        "the parent directory of a SQLite file is created on first use. Keep the password out of it: "
+        "`password_env` / `password_file`.",
+    )
+    password_env: str | None = Field(
+        None,
+        description="Environment variable holding the database password, set into the URL at connect time (never "
+        "logged). Named but unset or empty: the audit log refuses to start.",
+    )
+    password_file: str | None = Field(
+        None, description="File holding the database password; the same rules as `password_env`."
+    )
+    digest_key_env: str | None = Field(
+        None,
+        description="Environment variable holding the secret (at least 16 characters) that keys the text digests "
+        "(HMAC-SHA256), so a guessed text cannot be confirmed from its digest. Give every process of a "
+        "deployment the same one. Neither this nor `digest_key_file`: a random key per process (digests then "
+        "compare only within one process's lifetime).",
+    )
+    digest_key_file: str | None = Field(
+        None, description="File holding the digest secret; the same rules as `digest_key_env`."
     )
     journal_dir: str = Field(
         ".cache/audit-journal",
@@ -53,7 +74,7 @@ class AuditConfig(BaseModel):
     keep_content: bool = Field(
         False,
         description="Store the moderated text itself. When false, content is dropped before the journal is written "
-        "and only its SHA-256 is kept.",
+        "and only its keyed digest is kept.",
     )
     retry_initial_s: float = Field(0.5, gt=0, description="First delay before retrying a failed database write.")
     retry_max_s: float = Field(30.0, gt=0, description="Longest delay between retries; delays double up to it.")
@@ -61,6 +82,22 @@ class AuditConfig(BaseModel):
     close_timeout_s: float = Field(
         5.0, ge=0, description="How long `close()` (and the atexit hook) keeps trying to insert pending records."
     )
+
+    def digest_key(self) -> bytes | None:
+        """The configured digest secret, or None when no source is named (a named empty one raises)."""
+        secret = read_secret(self.digest_key_env, self.digest_key_file, "digest_key", min_chars=MIN_KEY_CHARS)
+        return secret.encode() if secret is not None else None
+
+    def connect_url(self) -> URL:
+        """``url`` with the password from ``password_env`` / ``password_file`` set into it (a URL that
+        carries its own password too is refused: which one is meant would be a guess)."""
+        url = make_url(self.url)
+        password = read_secret(self.password_env, self.password_file, "password")
+        if password is None:
+            return url
+        if url.password:
+            raise SecretSourceError("give the database password in url or in password_env/_file, not both")
+        return url.set(password=password)
 
     def resolved(self, resolve: Callable[[str], str]) -> AuditConfig:
         """A copy whose relative SQLite file and journal directory are resolved by ``resolve``."""

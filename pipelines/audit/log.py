@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import secrets
 import threading
 import time
 from datetime import datetime
@@ -29,6 +30,16 @@ from pipelines.audit.record import AuditRecord
 from pipelines.audit.store import AuditStore, describe_error
 
 logger = logging.getLogger(__name__)
+
+PROCESS_DIGEST_KEY_BYTES = 32  # 256 random bits, as many as the digest has
+
+
+def _process_digest_key() -> bytes:
+    logger.info(
+        "audit: no digest_key_env / digest_key_file configured; text digests use a random key of this process "
+        "and compare only within its lifetime"
+    )
+    return secrets.token_bytes(PROCESS_DIGEST_KEY_BYTES)
 
 
 def _parse_lines(lines: list[str], segment: Segment) -> list[AuditRecord]:
@@ -50,7 +61,9 @@ class AuditLog:
 
     def __init__(self, config: AuditConfig | None = None, *, engine: Engine | None = None) -> None:
         self.config = config or AuditConfig()
-        self._store = AuditStore(self.config.url, max_query_limit=self.config.max_query_limit, engine=engine)
+        self.digest_key = self.config.digest_key() or _process_digest_key()
+        url = self.config.connect_url()
+        self._store = AuditStore(url, max_query_limit=self.config.max_query_limit, engine=engine)
         self._journal = Journal(Path(self.config.journal_dir), fsync=self.config.fsync)
         self._wake = threading.Event()  # work is waiting: a segment filled up, flush() or close()
         self._interrupt = threading.Event()  # cut a retry backoff short: flush() or close()

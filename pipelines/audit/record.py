@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import uuid
 from datetime import UTC, datetime
@@ -12,10 +13,15 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, FiniteFloat, S
 
 Direction = Literal["input", "output"]
 Action = Literal["allow", "flag", "redact", "block"]
+# How ``content_sha256`` was computed: keyed with the deployment's digest key, or (records written
+# before keyed digests) a bare SHA-256, which anyone can recompute for a guessed text.
+DigestScheme = Literal["hmac-sha256", "sha256"]
+KEYED_DIGEST: DigestScheme = "hmac-sha256"
 
 # Column sizes: MySQL needs a length on every indexed VARCHAR, so the model enforces them.
 ID_LEN = 32
 SHA256_LEN = 64
+DIGEST_SCHEME_MAX_LEN = 16
 REQUEST_ID_MAX_LEN = 128
 LABEL_MAX_LEN = 64
 MODEL_MAX_LEN = 128
@@ -32,10 +38,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def content_sha256(content: str | bytes) -> str:
-    """Hex SHA-256 of text (as UTF-8) or of raw image bytes."""
+def content_digest(content: str | bytes, key: bytes) -> str:
+    """Hex HMAC-SHA256 under ``key`` of text (as UTF-8) or of raw image bytes: without the key, a
+    digest cannot be matched against guessed texts."""
     data = content.encode("utf-8") if isinstance(content, str) else content
-    return hashlib.sha256(data).hexdigest()
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
 class AuditRecord(BaseModel):
@@ -55,7 +62,13 @@ class AuditRecord(BaseModel):
     policy_version: Label = Field(description="Version of the policy that decided.")
     model: str | None = Field(None, max_length=MODEL_MAX_LEN, description="Model that produced the output, if any.")
     content_sha256: str = Field(
-        pattern=rf"^[0-9a-f]{{{SHA256_LEN}}}$", description="SHA-256 of the UTF-8 text or the image bytes."
+        pattern=rf"^[0-9a-f]{{{SHA256_LEN}}}$",
+        description="Digest of the UTF-8 text or the image bytes, computed as `digest` says.",
+    )
+    digest: DigestScheme = Field(
+        "sha256",
+        description="`hmac-sha256`: keyed with the deployment's digest key; `sha256` (the default, for records "
+        "journaled before keyed digests): bare SHA-256.",
     )
     content: str | None = Field(None, description="The text itself; kept only when the caller and config allow.")
     extra: dict[str, Any] = Field(
@@ -84,13 +97,16 @@ class AuditRecord(BaseModel):
         return value
 
     @classmethod
-    def for_content(cls, content: str | bytes, *, keep_content: bool = False, **fields: Any) -> AuditRecord:
-        """Build a record for ``content``: always its hash; the text itself only if ``keep_content``.
+    def for_content(
+        cls, content: str | bytes, *, digest_key: bytes, keep_content: bool = False, **fields: Any
+    ) -> AuditRecord:
+        """Build a record for ``content``: always its keyed digest; the text itself only if ``keep_content``.
 
-        Image bytes are never stored, only hashed.
+        Image bytes are never stored, only digested.
         """
         kept = content if keep_content and isinstance(content, str) else None
-        return cls(content_sha256=content_sha256(content), content=kept, **fields)
+        digest = content_digest(content, digest_key)
+        return cls(content_sha256=digest, digest=KEYED_DIGEST, content=kept, **fields)
 
     def without_content(self) -> AuditRecord:
         return self if self.content is None else self.model_copy(update={"content": None})

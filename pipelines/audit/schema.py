@@ -14,7 +14,14 @@ from sqlalchemy import JSON, Column, DateTime, Dialect, ForeignKey, Index, MetaD
 from sqlalchemy.dialects import mysql
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from pipelines.audit.record import ID_LEN, LABEL_MAX_LEN, MODEL_MAX_LEN, REQUEST_ID_MAX_LEN, SHA256_LEN
+from pipelines.audit.record import (
+    DIGEST_SCHEME_MAX_LEN,
+    ID_LEN,
+    LABEL_MAX_LEN,
+    MODEL_MAX_LEN,
+    REQUEST_ID_MAX_LEN,
+    SHA256_LEN,
+)
 
 _MYSQL = ("mysql", "mariadb")
 _MICROSECONDS = 6
@@ -49,6 +56,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+UNKEYED_DIGEST = "sha256"  # what every row written before keyed digests holds
+
 metadata = MetaData()
 
 audit_records = Table(
@@ -64,6 +73,8 @@ audit_records = Table(
     Column("policy_version", String(LABEL_MAX_LEN), nullable=False),
     Column("model", String(MODEL_MAX_LEN), nullable=True),
     Column("content_sha256", String(SHA256_LEN), nullable=False),
+    # Added after the first release: tables created before it get it from AuditStore (see add_digest_column).
+    Column("digest", String(DIGEST_SCHEME_MAX_LEN), nullable=False, server_default=UNKEYED_DIGEST),
     Column("content", Text().with_variant(mysql.LONGTEXT(), *_MYSQL), nullable=True),
     Column("extra", JSON, nullable=False),
     # (created_at, id) is the keyset order of `query`; the others serve the dashboard filters.

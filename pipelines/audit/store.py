@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any, get_args
 from urllib.parse import quote, quote_plus
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, create_engine, insert, or_, select
+from sqlalchemy import ColumnElement, Connection, Engine, and_, create_engine, insert, inspect, or_, select, text
 from sqlalchemy.engine import URL, RowMapping, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
-from pipelines.audit.record import Action, AuditRecord, Direction
-from pipelines.audit.schema import audit_categories, audit_records, metadata
+from pipelines.audit.record import DIGEST_SCHEME_MAX_LEN, Action, AuditRecord, Direction
+from pipelines.audit.schema import UNKEYED_DIGEST, audit_categories, audit_records, metadata
 
 _ID_CHUNK = 500  # ids per IN (...) lookup: well below every backend's bound-parameter limit
 _MAX_ERROR_CHARS = 500
@@ -88,6 +88,27 @@ def _create_engine(url: URL) -> Engine:
     return create_engine(url, hide_parameters=True, pool_pre_ping=True)
 
 
+def _has_digest_column(engine: Engine) -> bool:
+    return "digest" in {column["name"] for column in inspect(engine).get_columns(audit_records.name)}
+
+
+def add_digest_column(engine: Engine) -> None:
+    """A table created before keyed digests lacks ``digest``: add it, every existing row marked as a
+    bare SHA-256. ``create_all`` creates missing tables only, never missing columns."""
+    if _has_digest_column(engine):
+        return
+    ddl = (
+        f"ALTER TABLE {audit_records.name} ADD COLUMN digest VARCHAR({DIGEST_SCHEME_MAX_LEN}) "
+        f"DEFAULT '{UNKEYED_DIGEST}' NOT NULL"
+    )
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(ddl))
+    except DBAPIError:
+        if not _has_digest_column(engine):  # else another process added it first
+            raise
+
+
 def _record_row(record: AuditRecord) -> dict[str, Any]:
     return record.model_dump()
 
@@ -112,7 +133,7 @@ class AuditStore:
     """Thread-safe access to the audit tables. The engine and schema are created on first use,
     so a database that is down at startup only shows up as a failed write (and in health)."""
 
-    def __init__(self, url: str, *, max_query_limit: int, engine: Engine | None = None) -> None:
+    def __init__(self, url: str | URL, *, max_query_limit: int, engine: Engine | None = None) -> None:
         self._engine = engine
         self._owns_engine = engine is None
         self.url: URL = engine.url if engine is not None else make_url(url)
@@ -126,6 +147,7 @@ class AuditStore:
                 self._engine = _create_engine(self.url)
             if not self._schema_ready:
                 metadata.create_all(self._engine)
+                add_digest_column(self._engine)
                 self._schema_ready = True
             return self._engine
 

@@ -197,6 +197,7 @@ class Moderator:
             return
         record = AuditRecord.for_content(
             text,
+            digest_key=self.audit.digest_key,
             keep_content=self.policy.audit_keep_content,
             request_id=request_id,
             direction=decision.direction,

@@ -8,19 +8,16 @@ key is a configuration error, never "auth off": the replica refuses to start.
 from __future__ import annotations
 
 import hmac
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from fastapi import Request
 
 from pipelines.core.errors import AuthenticationError, PermissionDeniedError
-from pipelines.core.paths import resolve_path
+from pipelines.core.secrets import SecretSourceError, from_env, from_file
 from serve_app.config import IngressUserConfig
 
-
-class KeySourceError(ValueError):
-    """A configured key source (variable or file) is missing, unreadable or empty."""
+# A configured key source (variable or file) that is missing, unreadable or empty.
+KeySourceError = SecretSourceError
 
 
 @dataclass(frozen=True)
@@ -37,19 +34,9 @@ def read_keys(env: str | None, file: str | None, what: str) -> list[bytes]:
     """The keys of one source pair; a named source that holds no key raises :class:`KeySourceError`."""
     keys: list[bytes] = []
     if env:
-        from_env = _split(os.environ.get(env, "").split(","))
-        if not from_env:
-            raise KeySourceError(f"{what}_env names {env!r}, which is unset or empty: refusing to start without keys")
-        keys += from_env
+        keys += from_env(env, what, lambda text: _split(text.split(",")))
     if file:
-        try:
-            lines = Path(resolve_path(file)).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise KeySourceError(f"{what}_file {file!r} cannot be read: {type(exc).__name__}") from None
-        from_file = _split(lines)
-        if not from_file:
-            raise KeySourceError(f"{what}_file {file!r} holds no key: refusing to start without keys")
-        keys += from_file
+        keys += from_file(file, what, lambda text: _split(text.splitlines()))
     return keys
 
 

@@ -233,7 +233,12 @@ class AuditDecisionOut(BaseModel):
     scores: dict[str, float]
     policy_version: str
     model: str | None
-    content_sha256: str
+    content_sha256: str = Field(description="Digest of the text, computed as `digest` says.")
+    digest: str = Field(
+        "sha256",
+        description="`hmac-sha256`: keyed with the deployment's secret, so it cannot confirm a guessed text; "
+        "`sha256`: a bare hash (records from before keyed digests).",
+    )
     content: str | None
     extra: dict[str, Any] = Field(default_factory=dict, description="E.g. `image_sha256` of screened images.")
 

@@ -9,9 +9,11 @@ from typing import Any
 import pydantic
 import pydantic.json_schema
 from fastapi import FastAPI, Request, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
+from serve_app.api.auth import require_key
 from serve_app.api.console import console_router
 from serve_app.api.errors import install_error_handlers, shed_load
 from serve_app.api.gateway import Gateway
@@ -32,6 +34,7 @@ logger = logging.getLogger("ray.serve")
 
 BATCH_SIZE_HEADER = "x-batch-size"
 CACHE_HEADER = "x-cache"
+OPENAPI_URL = "/openapi.json"
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}  # proxies must not buffer the stream
 
 # Bodies are read by hand (size-limited streaming, then validated), so FastAPI cannot see their
@@ -43,10 +46,12 @@ REQUEST_BODIES: dict[tuple[str, str], type[pydantic.BaseModel]] = {
 
 
 def create_app(gateway: Gateway) -> FastAPI:
-    app = FastAPI(title="qwen-vl-serve", version=APP_VERSION)
+    # FastAPI's own documentation routes cannot check a key: they are replaced by the ones below.
+    app = FastAPI(title="qwen-vl-serve", version=APP_VERSION, docs_url=None, redoc_url=None, openapi_url=None)
     install_error_handlers(app)
     install_request_context(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    _install_docs(app, gateway)
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Response:
@@ -135,6 +140,27 @@ async def _legacy(gateway: Gateway, payload: dict[str, Any], request_id: str) ->
         **gateway.version_header(response.moderation["input"].policy_version),
     }
     return JSONResponse(response.model_dump(), headers=headers)
+
+
+def _install_docs(app: FastAPI, gateway: Gateway) -> None:
+    """``/openapi.json``, ``/docs`` and ``/redoc``: open without keys, else for any caller or admin key
+    (the document maps every route and parameter; an attacker's map is not ours to hand out). A browser
+    sends no ``Authorization`` header, so with keys the two pages need a header-adding tool or proxy."""
+
+    @app.get(OPENAPI_URL, include_in_schema=False)
+    async def openapi_document(request: Request) -> JSONResponse:
+        require_key(request, gateway.api_keys)
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        require_key(request, gateway.api_keys)
+        return get_swagger_ui_html(openapi_url=OPENAPI_URL, title=f"{app.title} - Swagger UI")
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        require_key(request, gateway.api_keys)
+        return get_redoc_html(openapi_url=OPENAPI_URL, title=f"{app.title} - ReDoc")
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

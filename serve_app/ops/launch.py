@@ -14,33 +14,43 @@ Decisions:
 * A signal during start-up stops at once; after start-up, the first one drains, a second one stops
   at once.
 
+* ``--host`` and ``--ingress KEY=VALUE`` override the config's ``http_options.host`` and the Ingress
+  settings for this launch (the container binds 0.0.0.0 and names its key variables this way); the
+  preflight checks the config as overridden, so a reachable bind without keys never starts.
+
 ``serve run CONFIG`` alone would start Ray with a random metrics port; Prometheus needs a fixed one.
 Ray binds its metrics endpoint and internal ports to the node's address (all interfaces here, as
 Ray 2.60 does not honour a loopback node address): keep them behind a firewall; only the dashboard
 is bound to 127.0.0.1.
 
-Usage: ``python -m serve_app.ops.launch configs/cpu.yaml [--metrics-port 8080] [--dashboard-port 8265]``
+Usage: ``python -m serve_app.ops.launch configs/cpu.yaml [--metrics-port 8080] [--dashboard-port 8265]
+[--host 0.0.0.0] [--ingress api_key_env=QVS_API_KEYS ...]``
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import httpx
+import yaml
 
 from pipelines.core.paths import project_root
 from serve_app.api.edge import PROXY_CALLBACK, PROXY_CALLBACK_ENV
-from serve_app.ops.preflight import ConfigError, check_config
+from serve_app.ops.preflight import APP_IMPORT_PATH, ConfigError, check_config_data, read_config
 from serve_app.ops.processes import (
     LAUNCH_ID_ENV,
     become_subreaper,
@@ -113,8 +123,11 @@ def _fail(message: str) -> int:
 class Launch:
     """One launch: its environment, the processes it started, and its stop."""
 
-    def __init__(self, args: argparse.Namespace, apps: list[str], env: dict[str, str], ready_url: str) -> None:
+    def __init__(
+        self, args: argparse.Namespace, apps: list[str], env: dict[str, str], ready_url: str, config_path: str
+    ) -> None:
         self.args = args
+        self.config_path = config_path
         self.apps = apps
         self.ready_url = ready_url
         self.env = env
@@ -163,7 +176,7 @@ class Launch:
         # A shell that starts us in the background ignores SIGINT, and children inherit that; serve run
         # must get the default handling back so that the SIGINT sent at the stop shuts it down.
         self.serve = subprocess.Popen(
-            serve_run_command(self.args.config), env=self.env, preexec_fn=_default_signals, start_new_session=True
+            serve_run_command(self.config_path), env=self.env, preexec_fn=_default_signals, start_new_session=True
         )
         # Connected before any stop, so that a stop starts draining at once (~0.5 s, not the seconds a
         # fresh driver takes to import Ray and connect on a loaded machine).
@@ -238,7 +251,7 @@ class Launch:
             _log(f"stopped {len(left)} processes of this launch" + (f" ({len(killed)} killed)" if killed else ""))
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("config", help="Serve config file, e.g. configs/serve.yaml")
     parser.add_argument("--metrics-port", type=int, default=DEFAULT_METRICS_PORT, help="Prometheus scrape port")
@@ -246,20 +259,75 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--drain-timeout-s", type=float, default=DEFAULT_TIMEOUT_S, help="longest wait for in-flight requests"
     )
-    args = parser.parse_args(argv)
+    parser.add_argument("--host", help="http_options.host for this launch, e.g. 0.0.0.0 (needs keys, or allow_...)")
+    parser.add_argument(
+        "--ingress",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an Ingress user_config setting for this launch (VALUE is YAML), e.g. api_key_env=QVS_API_KEYS",
+    )
+    return parser.parse_args(argv)
+
+
+def ingress_overrides(assignments: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs as settings; VALUE is read as YAML (``true``, ``null``, numbers)."""
+    overrides: dict[str, Any] = {}
+    for assignment in assignments:
+        key, sep, value = assignment.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--ingress {assignment!r}: expected KEY=VALUE")
+        overrides[key.strip()] = yaml.safe_load(value)
+    return overrides
+
+
+def effective_config(config: dict[str, Any], host: str | None, ingress: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with this launch's overrides: ``http_options.host``, and ``ingress`` merged into each of
+    our applications' Ingress settings where they come from (its ``user_config`` if the file gives one,
+    else ``args.ingress``, as Serve would apply them)."""
+    config = copy.deepcopy(config)
+    if host is not None:
+        config.setdefault("http_options", {})["host"] = host
+    ours = [app for app in config.get("applications") or [] if app.get("import_path") == APP_IMPORT_PATH]
+    for app in ours if ingress else []:
+        deployment = next((d for d in app.get("deployments") or [] if d.get("name") == "Ingress"), None)
+        if deployment is not None and deployment.get("user_config") is not None:
+            deployment["user_config"].update(ingress)
+        else:
+            app.setdefault("args", {}).setdefault("ingress", {}).update(ingress)
+    return config
+
+
+def write_config(config: dict[str, Any]) -> str:
+    """The effective config as a file for ``serve run`` (paths in it resolve from QVS_HOME, not from it)."""
+    path = Path(tempfile.mkdtemp(prefix="qvs-launch-")) / "serve.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     try:
         token = resolve_token(create=True)
         # before anything imports Ray, which reads the auth mode once: this process's driver (connect)
         # uses the same token as the cluster
         os.environ.update(token.environ())
-        config = check_config(args.config)
+        overrides = ingress_overrides(args.ingress)
+        config = effective_config(read_config(args.config), args.host, overrides)
+        check_config_data(config, args.config)
         proxy_env = proxy_callback_env(os.environ)
     except (ConfigError, TokenError) as exc:
         return _fail(str(exc))
+    overridden = args.host is not None or bool(overrides)
+    config_path = write_config(config) if overridden else args.config
     apps = [app["name"] for app in config.get("applications") or []]
     env = {**os.environ, **proxy_env, LAUNCH_ID_ENV: new_launch_id(), "QVS_HOME": str(project_root())}
     _log(f"Ray token: {token.describe()}")
-    return Launch(args, apps, env, readiness_url(config)).run()
+    try:
+        return Launch(args, apps, env, readiness_url(config), config_path).run()
+    finally:
+        if overridden:
+            shutil.rmtree(Path(config_path).parent, ignore_errors=True)
 
 
 def readiness_url(config: dict) -> str:

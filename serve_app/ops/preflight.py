@@ -4,7 +4,8 @@ Why: Serve validates a deployment's ``user_config`` only inside its replica, and
 that fails forever; a typo in a config would make ``make serve`` hang with a traceback in the log
 every few seconds. Everything that can be checked without Ray is checked here: Serve's own schema,
 our application ``args`` (``AppArgs``), each deployment's name and ``user_config`` against its typed
-model, and the policy files those name.
+model, the policy files those name, and the secret sources (API keys, audit digest key, database and
+Redis passwords, cache signing key) that must hold a value.
 """
 
 from __future__ import annotations
@@ -29,17 +30,26 @@ class ConfigError(ValueError):
 
 def check_config(path: str | Path) -> dict[str, Any]:
     """The parsed config, or :class:`ConfigError` on the first problem found."""
+    return check_config_data(read_config(path), str(path))
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    """The YAML mapping in ``path``, unchecked; :class:`ConfigError` when it is not one."""
+    try:
+        config = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read the config: {_first_line(exc)}") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: a Serve config must be a YAML mapping")
+    return config
+
+
+def check_config_data(config: dict[str, Any], where: str) -> dict[str, Any]:
+    """``config`` itself (as read from ``where``, which names it in messages), once it passed every check."""
     from ray.serve.schema import ServeDeploySchema
 
     from serve_app.config import DEPLOYMENT_USER_CONFIGS, AppArgs
 
-    where = str(path)
-    try:
-        config = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{where}: cannot read the config: {_first_line(exc)}") from None
-    if not isinstance(config, dict):
-        raise ConfigError(f"{where}: a Serve config must be a YAML mapping")
     _validated(ServeDeploySchema, config, f"{where}: Serve schema")
     for index, app in enumerate(config.get("applications") or []):
         label = f"{where}: applications[{index}] ({app.get('name', '?')})"
@@ -64,7 +74,23 @@ def check_config(path: str | Path) -> dict[str, Any]:
             if name == "Ingress":
                 ingress = settings
         _check_access(ingress, (config.get("http_options") or {}).get("host", DEFAULT_HOST), f"{label} Ingress")
+        _check_secrets(args, f"{label} args")
     return config
+
+
+def _check_secrets(args: Any, label: str) -> None:
+    """The audit log's and the cache's secret sources hold what they name (a replica would refuse to start)."""
+    from pipelines.core.secrets import SecretSourceError
+
+    try:
+        if args.audit is not None:
+            args.audit.digest_key()
+            args.audit.connect_url()
+        if args.cache.enabled and args.cache.backend == "redis":
+            args.cache.signing_key()
+            args.cache.redis_password()
+    except SecretSourceError as exc:
+        raise ConfigError(f"{label}: {exc}") from None
 
 
 def _check_access(settings: Any, host: str, label: str) -> None:

@@ -122,13 +122,18 @@ def test_the_container_command_runs_from_an_empty_home(world: CleanWorld, tmp_pa
     command = [sys.executable, *["configs/cpu.yaml" if a == "configs/serve.yaml" else a for a in argv[1:]]]
     app_dir = image_env["QVS_HOME"]  # the image's app directory is this checkout here
     env = {k: v.replace(app_dir, str(ROOT)).replace("/home/ray", str(world.home)) for k, v in image_env.items()}
-    proc = Process(command, ROOT, world.env(**env), tmp_path / "container.log")
+    # `docker run` without -e QVS_API_KEYS / QVS_ADMIN_API_KEYS: the preflight refuses, nothing starts
+    keyless = subprocess.run(command, cwd=ROOT, env=world.env(**env), capture_output=True, text=True, timeout=120)
+    assert keyless.returncode == 1 and "QVS_API_KEYS" in keyless.stderr
+    keys = {"QVS_API_KEYS": "container-caller-key", "QVS_ADMIN_API_KEYS": "container-admin-key"}
+    proc = Process(command, ROOT, world.env(**env, **keys), tmp_path / "container.log")
     ready_s = proc.wait_ready(QUICKSTART_URL, 420)
     print(f"\n[e2e] container command on the CPU config, empty HOME: ready in {ready_s:.0f} s")
+    chat = {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}
     with httpx.Client(base_url=QUICKSTART_URL, timeout=60) as client:
-        reply = client.post(
-            "/v1/chat/completions", json={"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}
-        )
+        assert client.post("/v1/chat/completions", json=chat).status_code == 401  # bound to 0.0.0.0: keys required
+        authorized = {"authorization": f"Bearer {keys['QVS_API_KEYS']}"}
+        reply = client.post("/v1/chat/completions", json=chat, headers=authorized)
         assert reply.status_code == 200
     proc.proc.send_signal(signal.SIGTERM)  # `docker stop` signals PID 1 only
     assert proc.wait(STOP_TIMEOUT_S) == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import signal
 import subprocess
@@ -20,14 +22,17 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
-from pipelines.audit import AuditConfig, AuditLog, AuditRecord, content_sha256
+from pipelines.audit import AuditConfig, AuditLog, AuditRecord, content_digest
 from pipelines.audit import store as store_module
 from pipelines.audit.store import AuditStore
+from pipelines.core.secrets import SecretSourceError
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 FAST = {"flush_interval_s": 0.02, "retry_initial_s": 0.01, "retry_max_s": 0.05, "fsync": False}
 WAIT_S = 10.0
+DIGEST_KEY = b"test-digest-key-of-this-deployment"
+RECORD_FIELDS: dict[str, Any] = {"request_id": "req-1", "direction": "input", "action": "allow", "policy_version": "p1"}
 
 
 def make_config(tmp_path: Path, **overrides: Any) -> AuditConfig:
@@ -40,15 +45,10 @@ def make_config(tmp_path: Path, **overrides: Any) -> AuditConfig:
 
 
 def make_record(**overrides: Any) -> AuditRecord:
-    fields: dict[str, Any] = {
-        "request_id": "req-1",
-        "direction": "input",
-        "action": "allow",
-        "policy_version": "p1",
-    }
+    fields = dict(RECORD_FIELDS)
     content = overrides.pop("content", "some text")
     keep = overrides.pop("keep_content", False)
-    return AuditRecord.for_content(content, keep_content=keep, **(fields | overrides))
+    return AuditRecord.for_content(content, digest_key=DIGEST_KEY, keep_content=keep, **(fields | overrides))
 
 
 def segments(journal_dir: Path) -> list[Path]:
@@ -132,7 +132,7 @@ def test_keep_content_false_stores_only_the_hash_and_never_journals_the_text(tmp
         assert audit_log.flush(WAIT_S)
         (stored,) = query_all(audit_log)
     assert stored.content is None
-    assert stored.content_sha256 == content_sha256(secret)
+    assert stored.content_sha256 == content_digest(secret, DIGEST_KEY) and stored.digest == "hmac-sha256"
 
 
 def test_keep_content_true_stores_the_text(tmp_path: Path) -> None:
@@ -278,7 +278,8 @@ _CRASHING_CHILD = textwrap.dedent(
     config = AuditConfig.model_validate_json(sys.argv[1])
     log = AuditLog(config)
     for i in range(int(sys.argv[2])):
-        log.record(AuditRecord.for_content(f"text {i}", request_id=f"crash-{i}", direction="input",
+        log.record(AuditRecord.for_content(f"text {i}", digest_key=log.digest_key, request_id=f"crash-{i}",
+                                           direction="input",
                                            action="flag", categories=["spam"], policy_version="p1"))
     print(log.health()["pending"], flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
@@ -418,3 +419,91 @@ def test_close_is_idempotent_and_registered_at_exit(tmp_path: Path, monkeypatch:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'audit.db'}")  # an injected engine works too
     with AuditLog(make_config(tmp_path), engine=engine) as other:
         assert len(query_all(other)) == 1
+
+
+# --- keyed digests and secrets from the environment ----------------------------------------------------
+
+
+def test_text_digests_are_keyed_with_the_deployment_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "my phone number is 555-0100"
+    monkeypatch.setenv("QVS_TEST_DIGEST_KEY", "first-deployment-secret")
+    (tmp_path / "digest-key").write_text("second-deployment-secret\n")
+    digests = []
+    sources = [{"digest_key_env": "QVS_TEST_DIGEST_KEY"}, {"digest_key_file": str(tmp_path / "digest-key")}]
+    for index, source in enumerate(sources):
+        with AuditLog(make_config(tmp_path / str(index), **source)) as audit_log:
+            audit_log.record(AuditRecord.for_content(text, digest_key=audit_log.digest_key, **RECORD_FIELDS))
+            assert audit_log.flush(WAIT_S)
+            (stored,) = query_all(audit_log)
+        assert stored.digest == "hmac-sha256"
+        digests.append(stored.content_sha256)
+    assert digests == [
+        hmac.new(b"first-deployment-secret", text.encode(), hashlib.sha256).hexdigest(),
+        hmac.new(b"second-deployment-secret", text.encode(), hashlib.sha256).hexdigest(),
+    ]
+    assert hashlib.sha256(text.encode()).hexdigest() not in digests  # a guess cannot be confirmed by its hash
+
+
+def test_without_a_configured_digest_key_each_process_draws_its_own(tmp_path: Path) -> None:
+    with AuditLog(make_config(tmp_path / "a")) as first, AuditLog(make_config(tmp_path / "b")) as second:
+        assert len(first.digest_key) == 32 and first.digest_key != second.digest_key
+
+
+@pytest.mark.parametrize(
+    ("source", "problem"),
+    [
+        ({"digest_key_env": "QVS_NO_SUCH_DIGEST_KEY"}, "digest_key_env names 'QVS_NO_SUCH_DIGEST_KEY', which is unset"),
+        ({"digest_key_env": "QVS_SHORT_DIGEST_KEY"}, "at least 16 characters"),
+        ({"digest_key_file": "/nonexistent/digest-key"}, "digest_key_file '/nonexistent/digest-key' cannot be read"),
+        ({"password_env": "QVS_NO_SUCH_DB_PASSWORD"}, "password_env names 'QVS_NO_SUCH_DB_PASSWORD', which is unset"),
+    ],
+)
+def test_a_named_secret_source_that_holds_nothing_usable_refuses_to_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: dict[str, str], problem: str
+) -> None:
+    monkeypatch.delenv("QVS_NO_SUCH_DIGEST_KEY", raising=False)
+    monkeypatch.delenv("QVS_NO_SUCH_DB_PASSWORD", raising=False)
+    monkeypatch.setenv("QVS_SHORT_DIGEST_KEY", "short")
+    with pytest.raises(SecretSourceError, match=problem):
+        AuditLog(make_config(tmp_path, **source))
+
+
+def test_the_database_password_is_set_into_the_url_at_connect_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QVS_TEST_DB_PASSWORD", "p@ss:w/rd")
+    (tmp_path / "db-password").write_text("from-a-file\n")
+    url = "postgresql+psycopg2://audit@db.internal:5432/audit"
+    from_env = make_config(tmp_path, url=url, password_env="QVS_TEST_DB_PASSWORD").connect_url()
+    assert from_env.password == "p@ss:w/rd" and from_env.username == "audit" and from_env.host == "db.internal"
+    assert "p%40ss%3Aw%2Frd" in from_env.render_as_string(hide_password=False)
+    assert "p@ss" not in repr(from_env)  # SQLAlchemy hides it when the URL is printed
+    from_file = make_config(tmp_path, url=url, password_file=str(tmp_path / "db-password")).connect_url()
+    assert from_file.password == "from-a-file"
+    assert make_config(tmp_path, url=url).connect_url().password is None
+    doubled = make_config(tmp_path, url=url.replace("audit@", "audit:inline@"), password_env="QVS_TEST_DB_PASSWORD")
+    with pytest.raises(SecretSourceError, match="not both"):
+        doubled.connect_url()
+
+
+def test_a_table_from_before_keyed_digests_gains_the_digest_column(tmp_path: Path) -> None:
+    db = tmp_path / "audit.db"
+    old = sa.MetaData()
+    columns = [
+        sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+        for c in store_module.audit_records.columns
+        if c.name != "digest"
+    ]
+    sa.Table("audit_records", old, *columns)
+    engine = sa.create_engine(f"sqlite:///{db}")
+    old.create_all(engine)
+    legacy = make_record(request_id="legacy", created_at=T0).model_dump()
+    with engine.begin() as conn:
+        conn.execute(sa.insert(old.tables["audit_records"]), [{k: v for k, v in legacy.items() if k != "digest"}])
+    engine.dispose()
+    with AuditLog(make_config(tmp_path)) as audit_log:
+        audit_log.record(make_record(request_id="new"))
+        assert audit_log.flush(WAIT_S)
+        schemes = {r.request_id: r.digest for r in query_all(audit_log)}
+    assert schemes == {"legacy": "sha256", "new": "hmac-sha256"}
+    assert AuditRecord.model_validate_json(make_record().model_dump_json(exclude={"digest"})).digest == "sha256"

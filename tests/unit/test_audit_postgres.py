@@ -26,8 +26,9 @@ def _as_postgres(argv: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
 
 
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
+def _postgres_server(password: str | None) -> Iterator[str]:
+    """A private PostgreSQL server on a free loopback port; yields its URL (never with a password in it).
+    With ``password``, TCP connections must authenticate with it (SCRAM); else they are trusted."""
     initdb = shutil.which("initdb") or str(PG_BIN / "initdb")
     pg_ctl = shutil.which("pg_ctl") or str(PG_BIN / "pg_ctl")
     if not Path(initdb).exists():
@@ -36,14 +37,18 @@ def postgres_url() -> Iterator[str]:
     # not under pytest's tmp dir: that is private to root, and the server runs as `postgres`
     work = Path(tempfile.mkdtemp(prefix="qvs-postgres-"))
     data = work / "data"
+    auth = ["--auth=trust"]
+    if password is not None:
+        (work / "pwfile").write_text(password + "\n")
+        auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={work / 'pwfile'}"]
     if os.geteuid() == 0:
         shutil.chown(work, "postgres")
+        if password is not None:
+            shutil.chown(work / "pwfile", "postgres")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    subprocess.run(
-        _as_postgres([initdb, "-D", str(data), "--auth=trust", "-U", "audit"]), check=True, capture_output=True
-    )
+    subprocess.run(_as_postgres([initdb, "-D", str(data), *auth, "-U", "audit"]), check=True, capture_output=True)
     options = f"-p {port} -h 127.0.0.1 -k {work}"
     subprocess.run(
         _as_postgres([pg_ctl, "-D", str(data), "-o", options, "-l", str(work / "log"), "-w", "start"]),
@@ -53,6 +58,20 @@ def postgres_url() -> Iterator[str]:
     yield f"postgresql+psycopg2://audit@127.0.0.1:{port}/postgres"
     subprocess.run(_as_postgres([pg_ctl, "-D", str(data), "-m", "fast", "stop"]), check=False, capture_output=True)
     shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    yield from _postgres_server(password=None)
+
+
+DB_PASSWORD = "pg-p@ss:w/rd%"
+
+
+@pytest.fixture(scope="module")
+def protected_postgres_url() -> Iterator[str]:
+    """A server whose TCP connections need ``DB_PASSWORD``."""
+    yield from _postgres_server(password=DB_PASSWORD)
 
 
 def test_records_filters_and_paging_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
@@ -104,3 +123,23 @@ def test_journal_replays_into_postgresql_after_a_crash(postgres_url: str, tmp_pa
         assert [r.request_id for r in survivor.query(request_id="pg-crash")[0]] == ["pg-crash"]
     finally:
         survivor.close(timeout_s=WAIT_S)
+
+
+def test_the_database_password_from_a_variable_reaches_postgresql_and_never_its_errors(
+    protected_postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QVS_TEST_DB_PASSWORD", DB_PASSWORD)
+    with AuditLog(make_config(tmp_path / "ok", url=protected_postgres_url, password_env="QVS_TEST_DB_PASSWORD")) as log:
+        log.record(make_record(request_id="pg-auth"))
+        assert log.flush(timeout_s=WAIT_S) and log.health()["ok"]
+        assert [r.request_id for r in log.query(request_id="pg-auth")[0]] == ["pg-auth"]
+    monkeypatch.setenv("QVS_TEST_DB_PASSWORD", DB_PASSWORD + "-wrong")
+    wrong = AuditLog(make_config(tmp_path / "wrong", url=protected_postgres_url, password_env="QVS_TEST_DB_PASSWORD"))
+    try:
+        wrong.record(make_record(request_id="pg-refused"))
+        assert not wrong.flush(timeout_s=2)  # the server really checks it: nothing is inserted
+        error = wrong.health()["last_error"]
+        assert error and "password authentication failed" in error
+        assert "pg-p@ss" not in error and "wrong" not in error
+    finally:
+        wrong.close(timeout_s=0)

@@ -7,11 +7,13 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from pipelines.cache import CacheConfig, MemoryCache, RedisCache, build_cache, cache_key
+from pipelines.core.secrets import SecretSourceError
 from pipelines.core.types import GenerationRequest, ImagePart, Message, SamplingParams, TextPart
 
 
@@ -67,19 +69,16 @@ def test_build_cache() -> None:
         build_cache(CacheConfig(backend="redis", redis_url="redis://127.0.0.1:1/0"))
 
 
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def _redis_server(work: Path, *options: str) -> Iterator[str]:
+    """A private redis-server on a free loopback port; yields its URL (no password in it)."""
     server = shutil.which("redis-server")
     if server is None:
         pytest.skip("redis-server is not installed (make setup installs it from Debian's packages)")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    work = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(work)],
-        stdout=subprocess.DEVNULL,
-    )
+    command = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    proc = subprocess.Popen([*command, "--dir", str(work), *options], stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with socket.socket() as s:
@@ -89,6 +88,20 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield f"redis://127.0.0.1:{port}/0"
     proc.terminate()
     proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _redis_server(tmp_path_factory.mktemp("redis"))
+
+
+REDIS_PASSWORD = "s3cret-redis-pass/with:odd@chars"
+
+
+@pytest.fixture(scope="module")
+def protected_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A redis-server that needs ``REDIS_PASSWORD`` (``requirepass``)."""
+    yield from _redis_server(tmp_path_factory.mktemp("redis-auth"), "--requirepass", REDIS_PASSWORD)
 
 
 SIGNING = {"signing_key_env": "QVS_TEST_CACHE_KEY"}
@@ -133,3 +146,38 @@ def test_an_entry_planted_in_redis_without_the_key_is_a_miss(redis_url: str, mon
     monkeypatch.setenv("QVS_TEST_CACHE_KEY", "short")
     with pytest.raises(ValueError, match="at least 16 characters"):
         build_cache(CacheConfig(backend="redis", redis_url=redis_url, **SIGNING))
+
+
+def test_the_redis_password_comes_from_a_variable_or_a_file_and_reaches_the_server(
+    protected_redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("QVS_TEST_CACHE_KEY", "a-long-enough-cache-secret")
+    monkeypatch.setenv("QVS_TEST_REDIS_PASSWORD", REDIS_PASSWORD)
+    password_file = tmp_path / "redis-password"
+    password_file.write_text(REDIS_PASSWORD + "\n")
+    for source in ({"redis_password_env": "QVS_TEST_REDIS_PASSWORD"}, {"redis_password_file": str(password_file)}):
+        cache = build_cache(CacheConfig(backend="redis", redis_url=protected_redis_url, **SIGNING, **source))
+        assert isinstance(cache, RedisCache)
+        cache.set("k", b"v")
+        assert cache.get("k") == b"v" and cache.errors == 0
+    without = build_cache(CacheConfig(backend="redis", redis_url=protected_redis_url, **SIGNING))
+    assert isinstance(without, RedisCache)
+    with caplog.at_level("WARNING"):
+        assert without.get("k") is None and without.errors == 1  # NOAUTH: a miss, and the server really asked
+    assert REDIS_PASSWORD not in caplog.text
+
+
+def test_a_named_redis_password_source_that_is_empty_or_doubled_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("QVS_TEST_CACHE_KEY", "a-long-enough-cache-secret")
+    monkeypatch.delenv("QVS_NO_REDIS_PASSWORD", raising=False)
+    unset = CacheConfig(backend="redis", redis_url="redis://127.0.0.1:1/0", redis_password_env="QVS_NO_REDIS_PASSWORD")
+    with pytest.raises(SecretSourceError, match="redis_password_env names 'QVS_NO_REDIS_PASSWORD', which is unset"):
+        build_cache(unset.model_copy(update=SIGNING))
+    monkeypatch.setenv("QVS_TEST_REDIS_PASSWORD", "pw")
+    doubled = CacheConfig(
+        backend="redis", redis_url="redis://:inline@127.0.0.1:1/0", redis_password_env="QVS_TEST_REDIS_PASSWORD"
+    )
+    with pytest.raises(SecretSourceError, match="not both"):
+        build_cache(doubled.model_copy(update=SIGNING))

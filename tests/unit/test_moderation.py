@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import io
 import json
 import time
@@ -108,6 +110,16 @@ def test_audit_extra_is_cut_to_fit_the_record_bound() -> None:
     AuditRecord(
         request_id="r", direction="input", action="flag", policy_version="v", content_sha256="0" * 64, extra=extra
     )
+
+
+def test_audited_digests_are_keyed_not_bare_sha256(policy: Policy, audit: AuditLog) -> None:
+    text = "a fine answer"
+    Moderator(policy, audit=audit).check(text, "output", "req-digest", prompt="q")
+    assert audit.flush(timeout_s=5)
+    (record,), _ = audit.query(request_id="req-digest")
+    assert record.digest == "hmac-sha256"
+    assert record.content_sha256 == hmac.new(audit.digest_key, text.encode(), hashlib.sha256).hexdigest()
+    assert record.content_sha256 != hashlib.sha256(text.encode()).hexdigest()
 
 
 def test_content_is_kept_only_when_the_policy_says_so(policy: Policy, audit: AuditLog) -> None:

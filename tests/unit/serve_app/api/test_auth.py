@@ -35,7 +35,7 @@ def test_a_named_variable_that_is_unset_or_empty_refuses_to_start(
 def test_an_empty_or_missing_key_file_refuses_to_start(field: str, tmp_path: Path) -> None:
     empty = tmp_path / "keys"
     empty.write_text("\n   \n")
-    with pytest.raises(KeySourceError, match="holds no key"):
+    with pytest.raises(KeySourceError, match="holds no value"):
         load_api_keys(IngressUserConfig(**{field: str(empty)}))
     with pytest.raises(KeySourceError, match="cannot be read: FileNotFoundError"):
         load_api_keys(IngressUserConfig(**{field: str(tmp_path / "nope")}))

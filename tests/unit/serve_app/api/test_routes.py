@@ -147,3 +147,29 @@ def test_the_legacy_body_and_the_openapi_document(http: Callable[..., httpx.Asyn
     paths = call(http, "GET", "/openapi.json").json()["paths"]
     assert {"/v1/chat/completions", "/v1/moderations", "/readyz"} <= set(paths)
     assert "requestBody" in paths["/v1/chat/completions"]["post"]
+
+
+DOC_PATHS = ["/openapi.json", "/docs", "/redoc"]
+
+
+@pytest.mark.parametrize("path", DOC_PATHS)
+def test_the_api_documents_need_a_key_once_keys_are_configured(
+    http: Callable[..., httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    monkeypatch.setenv("QVS_TEST_KEYS", "caller-key")
+    monkeypatch.setenv("QVS_TEST_ADMIN_KEYS", "admin-key")
+    settings = {"api_key_env": "QVS_TEST_KEYS", "admin_api_key_env": "QVS_TEST_ADMIN_KEYS"}
+    assert call(http, "GET", path).status_code == 200  # no keys configured: open, as every route
+    refused = call(http, "GET", path, settings)
+    assert refused.status_code == 401 and refused.json()["error"]["type"] == "authentication_error"
+    assert call(http, "GET", path, settings, headers={"authorization": "Bearer wrong"}).status_code == 401
+    for key in ("caller-key", "admin-key"):
+        assert call(http, "GET", path, settings, headers={"authorization": f"Bearer {key}"}).status_code == 200
+
+
+def test_the_documentation_pages_point_at_the_guarded_document(http: Callable[..., httpx.AsyncClient]) -> None:
+    for path in ("/docs", "/redoc"):
+        page = call(http, "GET", path)
+        assert page.headers["content-type"].startswith("text/html") and "/openapi.json" in page.text
+    paths = call(http, "GET", "/openapi.json").json()["paths"]
+    assert not set(DOC_PATHS) & set(paths)  # the documents do not document themselves

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from serve_app.ops.preflight import ConfigError, check_config
+from serve_app.ops.preflight import ConfigError, check_config, check_config_data
 
 ROOT = Path(__file__).resolve().parents[4]
 
@@ -109,3 +109,48 @@ def test_a_keyless_service_on_a_reachable_address_needs_allow_unauthenticated(
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1"])
 def test_loopback_needs_no_key(tmp_path: Path, host: str) -> None:
     assert check_config(_config(tmp_path, lambda c: c.setdefault("http_options", {}).update(host=host)))
+
+
+def test_launch_overrides_reach_the_ingress_settings_serve_would_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    from serve_app.ops.launch import effective_config, ingress_overrides
+
+    config = yaml.safe_load((ROOT / "configs" / "cpu.yaml").read_text())
+    overrides = ingress_overrides(["api_key_env=QVS_SOME_KEYS", "allow_unauthenticated=false"])
+    assert overrides == {"api_key_env": "QVS_SOME_KEYS", "allow_unauthenticated": False}
+    public = effective_config(config, "0.0.0.0", overrides)
+    assert public["http_options"]["host"] == "0.0.0.0" and config["http_options"]["host"] == "127.0.0.1"
+    assert _deployment(public, "Ingress")["user_config"]["api_key_env"] == "QVS_SOME_KEYS"
+    del _deployment(config, "Ingress")["user_config"]  # then Serve applies args.ingress: so does the override
+    assert effective_config(config, None, overrides)["applications"][0]["args"]["ingress"] == overrides
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        ingress_overrides(["api_key_env"])
+
+
+def test_a_reachable_launch_override_without_keys_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from serve_app.ops.launch import effective_config
+
+    monkeypatch.chdir(ROOT)
+    config = effective_config(yaml.safe_load((ROOT / "configs" / "cpu.yaml").read_text()), "0.0.0.0", {})
+    with pytest.raises(ConfigError, match="reachable from other machines and no API key is configured"):
+        check_config_data(config, "configs/cpu.yaml")
+
+
+@pytest.mark.parametrize(
+    ("section", "setting", "field"),
+    [
+        ("audit", {"digest_key_env": "QVS_NO_SUCH_SECRET"}, "digest_key_env"),
+        ("audit", {"password_env": "QVS_NO_SUCH_SECRET"}, "password_env"),
+        (
+            "cache",
+            {"backend": "redis", "redis_url": "redis://127.0.0.1:1/0", "signing_key_env": "QVS_NO_SUCH_SECRET"},
+            "signing_key_env",
+        ),
+    ],
+)
+def test_an_empty_audit_or_cache_secret_source_is_caught_before_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, section: str, setting: dict, field: str
+) -> None:
+    monkeypatch.delenv("QVS_NO_SUCH_SECRET", raising=False)
+    path = _config(tmp_path, lambda c: c["applications"][0]["args"].setdefault(section, {}).update(setting))
+    with pytest.raises(ConfigError, match=rf"args: {field} names 'QVS_NO_SUCH_SECRET', which is unset or empty"):
+        check_config(path)
