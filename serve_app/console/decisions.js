@@ -138,7 +138,7 @@ function decisionCard(record) {
     ["Policy version", record.policy_version],
     ["Model", record.model || "—"],
     ["App version", extra.app_version || "—"],
-    ["Content digest", record.content_sha256],
+    ["Content digest", `${record.digest || "sha256"} ${record.content_sha256}`],
   ];
   return h(
     "div",

@@ -24,6 +24,8 @@ OVERLONG_ID = "x" * 200
 class AuditRecorder:
     """Stands in for the audit log behind the real Moderator."""
 
+    digest_key = b"request-id-tests-digest-key"
+
     def __init__(self) -> None:
         self.records: list[AuditRecord] = []
 
