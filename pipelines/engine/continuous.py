@@ -315,17 +315,23 @@ class ContinuousEngine:
     def _admit(self) -> None:
         while self._waiting and self.slots.free and self.running < self.max_running:
             item, sink = self._waiting.pop(0)
-            prepared = item if isinstance(item, PreparedRequest) else self.prepare(item)
-            if isinstance(prepared, ServiceError):
-                self._final(request_of(item).request_id, sink, prepared, "rejected")
-                continue
-            request = prepared.request
-            submitted_at = self.intake.submitted_at(request.request_id)
-            sequence = Sequence.start(
-                request, sink, prepared.prompt.length, self.shape.max_len, self.engine, submitted_at=submitted_at
-            )
-            sequence.job = PrefillJob(prepared.prompt, self.slots.take())
-            self._prefilling.append(sequence)
+            try:
+                self._start(item, sink)
+            except Exception as exc:  # noqa: BLE001 - popped from the queue: it must end here, never hang
+                self._final(request_of(item).request_id, sink, engine_failure(exc), "error")
+
+    def _start(self, item: GenerationRequest | PreparedRequest, sink: Sink) -> None:
+        prepared = item if isinstance(item, PreparedRequest) else self.prepare(item)
+        if isinstance(prepared, ServiceError):
+            self._final(request_of(item).request_id, sink, prepared, "rejected")
+            return
+        request = prepared.request
+        submitted_at = self.intake.submitted_at(request.request_id)
+        sequence = Sequence.start(
+            request, sink, prepared.prompt.length, self.shape.max_len, self.engine, submitted_at=submitted_at
+        )
+        sequence.job = PrefillJob(prepared.prompt, self.slots.take())
+        self._prefilling.append(sequence)
 
     def _prefill(self) -> None:
         budget = self.scheduler.prefill_chunk_tokens

@@ -12,6 +12,7 @@ from PIL import Image
 
 from pipelines.core.errors import DeadlineExceededError, RequestCancelledError, ServiceError
 from pipelines.core.types import GenerationRequest, GenerationResult, ImagePart, Message, SamplingParams, TextPart
+from pipelines.engine import continuous
 from pipelines.engine.continuous import ContinuousEngine, StreamEvent
 from pipelines.engine.vlm import EngineConfig, VLMEngine
 
@@ -248,5 +249,29 @@ def test_steps_that_keep_failing_make_the_engine_unhealthy(engine: VLMEngine, mo
         for i in range(3):
             run_threaded(cont, [request(i, f"attempt {i}", max_tokens=4)])
         assert not cont.healthy  # the VLM deployment's check_health raises and Serve replaces the replica
+    finally:
+        cont.close()
+
+
+def test_a_request_whose_admission_raises_ends_with_an_error_and_others_go_on(
+    engine: VLMEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Taken off the queue, then starting its sequence raised: it used to end nowhere (its caller waited
+    for the deadline) and the request still counted as in flight."""
+    cont = ContinuousEngine(engine, max_running=8)
+    original = continuous.Sequence.start
+
+    def start(request: GenerationRequest, *args: object, **kwargs: object) -> object:
+        if request.request_id == "r1":
+            raise RuntimeError("sequence could not start")
+        return original(request, *args, **kwargs)
+
+    monkeypatch.setattr(continuous.Sequence, "start", start)
+    try:
+        sink = run_threaded(cont, [request(i, f"admission {i}", max_tokens=4) for i in range(3)], timeout=30)
+        failed = sink.result("r1")
+        assert isinstance(failed, ServiceError) and failed.code == "engine_error"
+        assert isinstance(sink.result("r0"), GenerationResult) and isinstance(sink.result("r2"), GenerationResult)
+        assert cont.running == 0 and cont.intake.in_flight == 0
     finally:
         cont.close()
