@@ -23,7 +23,7 @@ export class PolicyView {
   }
 
   render(policy) {
-    const layers = Object.entries(policy.layers || {});
+    const layers = flatten(policy.layers || {});
     clear(this.body).append(
       h(
         "dl",
@@ -32,11 +32,17 @@ export class PolicyView {
         h("dd", { class: "mono", id: "policy-version" }, policy.version),
         h("dt", {}, "Digest"),
         h("dd", { class: "mono" }, policy.digest || "—"),
+        h("dt", {}, "Audit keeps content"),
+        h("dd", {}, policy.audit_keep_content ? "yes" : "no (digests only)"),
       ),
       h(
         "ul",
         { class: "layers" },
-        layers.map(([name, on]) => h("li", { "data-layer": name, "data-enabled": String(Boolean(on)) }, `${name}: ${on ? "on" : "off"}`)),
+        layers.map(([name, value]) =>
+          typeof value === "boolean"
+            ? h("li", { "data-layer": name, "data-enabled": String(value) }, `${name}: ${value ? "on" : "off"}`)
+            : h("li", { "data-layer": name }, `${name}: ${value}`),
+        ),
       ),
       h(
         "div",
@@ -65,6 +71,15 @@ export class PolicyView {
       ),
     );
   }
+}
+
+// {terms: true, image: {ocr: true}} -> [["terms", true], ["image.ocr", true]]; null values left out.
+function flatten(object, prefix = "") {
+  return Object.entries(object).flatMap(([name, value]) => {
+    if (value === null || value === undefined) return [];
+    if (typeof value === "object") return flatten(value, `${prefix}${name}.`);
+    return [[`${prefix}${name}`, value]];
+  });
 }
 
 // categories as a list of {name, ...}, whether the API sends a list or an object keyed by name.

@@ -31,7 +31,10 @@ export class TrendsView {
         until: isoFromLocal(f.until.value),
         bucket: f.bucket.value,
       });
-      const grouped = group(stats.series, f.by.value);
+      // by category: a decision counts under each category that fired (null: none fired);
+      // by action: each decision once
+      const rows = f.by.value === "action" ? stats.decisions : stats.series;
+      const grouped = group(rows, f.by.value);
       this.draw(grouped);
       if (!grouped.buckets.length) setState(this.state, "empty", "No decisions in this range.");
       else setState(this.state, "", "");
