@@ -13,10 +13,13 @@ SERVE_CONFIG ?= $(shell if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -
 .PHONY: setup serve stop tiny-model test test-unit test-e2e test-dev lint bench clean
 
 NSFW_MODEL := .cache/nsfw/mobilenet_v2.onnx
-# Debian packages the default install needs: redis-server (the response-cache tests), the CJK and
-# Latin fonts the image-moderation evaluation draws its images with, and npm (fetches the nsfwjs
-# package whose weights become the NSFW screen). Only the missing ones are installed.
-SYSTEM_PACKAGES := redis-server fonts-wqy-microhei fonts-noto-cjk fonts-dejavu-core fonts-liberation2
+# Debian packages the default install needs: redis-server (the response-cache tests), postgresql and
+# mariadb-server (the audit tests start their own servers from them, in temporary directories; the
+# system services are not used), the CJK and Latin fonts the image-moderation evaluation draws its
+# images with, and npm (fetches the nsfwjs package whose weights become the NSFW screen). Only the
+# missing ones are installed.
+SYSTEM_PACKAGES := redis-server postgresql mariadb-server fonts-wqy-microhei fonts-noto-cjk fonts-dejavu-core \
+	fonts-liberation2
 # the browser the console's end-to-end tests drive through Playwright (which cannot download its own here)
 SYSTEM_PACKAGES += chromium
 

@@ -79,6 +79,14 @@ class AuditConfig(BaseModel):
     retry_initial_s: float = Field(0.5, gt=0, description="First delay before retrying a failed database write.")
     retry_max_s: float = Field(30.0, gt=0, description="Longest delay between retries; delays double up to it.")
     max_query_limit: int = Field(1000, ge=1, description="Largest page size `query` returns, whatever is asked.")
+    max_stats_buckets: int = Field(
+        1000,
+        ge=1,
+        description="Most time buckets one `stats` answer may have; wider ranges or finer buckets are refused.",
+    )
+    stats_window_s: float = Field(
+        86400.0, gt=0, description="Range `stats` covers when `since` is not given: this many seconds before `until`."
+    )
     close_timeout_s: float = Field(
         5.0, ge=0, description="How long `close()` (and the atexit hook) keeps trying to insert pending records."
     )

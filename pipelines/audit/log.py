@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 from pipelines.audit.config import AuditConfig
 from pipelines.audit.journal import Journal, Segment, read_lines
 from pipelines.audit.record import AuditRecord
+from pipelines.audit.stats import AuditStats, StatsWindow
 from pipelines.audit.store import AuditStore, describe_error
 
 logger = logging.getLogger(__name__)
@@ -143,6 +144,10 @@ class AuditLog:
             limit=limit,
             cursor=cursor,
         )
+
+    def stats(self, window: StatsWindow) -> AuditStats:
+        """Committed decisions counted per bucket of ``window`` by the database; on the caller's thread."""
+        return self._store.stats(window)
 
     def close(self, timeout_s: float | None = None) -> bool:
         """Insert what is pending (trying for up to ``timeout_s``, default ``config.close_timeout_s``)

@@ -26,6 +26,7 @@ from sqlalchemy.pool import StaticPool
 
 from pipelines.audit.record import DIGEST_SCHEME_MAX_LEN, Action, AuditRecord, Direction
 from pipelines.audit.schema import UNKEYED_DIGEST, audit_categories, audit_records, metadata
+from pipelines.audit.stats import AuditStats, StatsWindow, aggregate
 
 _ID_CHUNK = 500  # ids per IN (...) lookup: well below every backend's bound-parameter limit
 _MAX_ERROR_CHARS = 500
@@ -202,6 +203,11 @@ class AuditStore:
         page = [_row_record(row) for row in rows[:page_size]]
         next_cursor = encode_cursor(page[-1]) if len(rows) > page_size else None
         return page, next_cursor
+
+    def stats(self, window: StatsWindow) -> AuditStats:
+        """Decision counts per bucket, grouped by the database (``pipelines.audit.stats``)."""
+        with self._ready_engine().connect() as conn:
+            return aggregate(conn, window)
 
     @staticmethod
     def _conditions(

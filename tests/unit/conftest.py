@@ -1,11 +1,12 @@
-"""Fixtures for the validation / image / data-URL tests: in-memory image builders, no files."""
+"""Fixtures for the validation / image / data-URL tests (in-memory image builders, no files) and the audit
+tests' database servers (``tests/unit/sql_servers.py``)."""
 
 from __future__ import annotations
 
 import base64
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from io import BytesIO
 from typing import Any
 
@@ -13,6 +14,10 @@ import pytest
 from PIL import Image
 
 from pipelines.inputs.validation import ValidationLimits
+from tests.unit.sql_servers import fresh_database, mariadb_server, postgres_server
+
+# The audit store's backends: each test taking `audit_url` runs once on each (servers start lazily).
+AUDIT_BACKENDS = ("sqlite", "postgresql", "mariadb")
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -58,3 +63,24 @@ def header_only_png() -> Callable[[int, int], bytes]:
         return _PNG_MAGIC + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
 
     return build
+
+
+@pytest.fixture(scope="session")
+def postgresql_server_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def mariadb_server_url() -> Iterator[str]:
+    with mariadb_server() as url:
+        yield url
+
+
+@pytest.fixture(params=AUDIT_BACKENDS)
+def audit_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An empty audit database of each backend: a SQLite file, or a fresh database on the session's server
+    (skipped with the reason when the server's package or driver is missing)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('audit-sqlite') / 'audit.db'}"
+    return fresh_database(request.getfixturevalue(f"{request.param}_server_url"))

@@ -86,8 +86,9 @@ def write_orphan_segment(journal_dir: Path, records: list[AuditRecord], *, tail:
 
 
 @pytest.fixture
-def log(tmp_path: Path) -> Iterator[AuditLog]:
-    with AuditLog(make_config(tmp_path)) as audit_log:
+def log(tmp_path: Path, audit_url: str) -> Iterator[AuditLog]:
+    """On each backend (SQLite, PostgreSQL, MariaDB: ``tests/unit/conftest.py``)."""
+    with AuditLog(make_config(tmp_path, url=audit_url)) as audit_log:
         yield audit_log
 
 
@@ -135,8 +136,8 @@ def test_keep_content_false_stores_only_the_hash_and_never_journals_the_text(tmp
     assert stored.content_sha256 == content_digest(secret, DIGEST_KEY) and stored.digest == "hmac-sha256"
 
 
-def test_keep_content_true_stores_the_text(tmp_path: Path) -> None:
-    with AuditLog(make_config(tmp_path, keep_content=True)) as audit_log:
+def test_keep_content_true_stores_the_text(tmp_path: Path, audit_url: str) -> None:
+    with AuditLog(make_config(tmp_path, url=audit_url, keep_content=True)) as audit_log:
         audit_log.record(make_record(content="kept", keep_content=True))
         audit_log.record(make_record(content=b"\x89PNG...", keep_content=True))  # image bytes: hash only
         assert audit_log.flush(WAIT_S)
@@ -204,8 +205,8 @@ def test_keyset_paging_has_no_duplicates_or_gaps(log: AuditLog) -> None:
     assert pages == math.ceil(len(records) / 10)
 
 
-def test_query_limit_is_capped_and_arguments_validated(tmp_path: Path) -> None:
-    with AuditLog(make_config(tmp_path, max_query_limit=3)) as audit_log:
+def test_query_limit_is_capped_and_arguments_validated(tmp_path: Path, audit_url: str) -> None:
+    with AuditLog(make_config(tmp_path, url=audit_url, max_query_limit=3)) as audit_log:
         for i in range(5):
             audit_log.record(make_record(request_id=f"r{i}"))
         assert audit_log.flush(WAIT_S)
