@@ -56,8 +56,9 @@ class IngressUserConfig(StrictConfig):
     admin_api_key_env: str | None = Field(
         None,
         description="Environment variable holding comma-separated admin keys: they alone may read other requests' "
-        "data (`/v1/moderation/decisions`), and they may call every other route too. Named but empty: refuses "
-        "to start. With caller keys and no admin keys, the audit routes answer 403 to everyone.",
+        "data (`/v1/moderation/decisions`, `/stats`) and the loaded policy (`/policy`), and they may call every other "
+        "route too. Named but empty: refuses to start. With caller keys and no admin keys, the audit routes answer "
+        "403 to everyone.",
     )
     admin_api_key_file: str | None = Field(
         None, description="File with one admin key per line; the same rules as `admin_api_key_env`."

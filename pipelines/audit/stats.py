@@ -32,6 +32,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import FunctionElement
 
+from pipelines.audit.record import Action, Direction
 from pipelines.audit.schema import audit_categories, audit_records
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -39,11 +40,12 @@ NAMED_BUCKETS: dict[str, int] = {"minute": 60, "hour": 3600, "day": 86400}
 
 
 class StatsRangeError(ValueError):
-    """A window the stats refuse; ``param`` names the query parameter to change."""
+    """A window the stats refuse; ``param`` names the query parameter to change, ``code`` is the API's."""
 
-    def __init__(self, message: str, *, param: str) -> None:
+    def __init__(self, message: str, *, param: str, code: str = "invalid_value") -> None:
         super().__init__(message)
         self.param = param
+        self.code = code
 
 
 class _EpochSeconds(FunctionElement[int]):
@@ -77,9 +79,11 @@ def _epoch_mysql(element: _EpochSeconds, compiler: SQLCompiler, **kw: Any) -> st
 
 
 def bucket_seconds(bucket: str | int) -> int:
-    """``minute`` / ``hour`` / ``day`` or a positive number of seconds."""
+    """``minute`` / ``hour`` / ``day`` or a positive number of seconds (an int or its digits)."""
     if isinstance(bucket, str) and bucket in NAMED_BUCKETS:
         return NAMED_BUCKETS[bucket]
+    if isinstance(bucket, str) and bucket.isascii() and bucket.isdigit():
+        bucket = int(bucket)
     if isinstance(bucket, int) and not isinstance(bucket, bool) and bucket >= 1:
         return bucket
     raise StatsRangeError(f"bucket must be one of {sorted(NAMED_BUCKETS)} or whole seconds >= 1", param="bucket")
@@ -114,8 +118,14 @@ class StatsWindow:
         for name, value in (("since", since), ("until", until)):
             if value is not None and value.tzinfo is None:
                 raise StatsRangeError(f"{name} must be timezone-aware", param=name)
-        end = (until or now).astimezone(UTC)
-        start = (since or end - timedelta(seconds=default_window_s)).astimezone(UTC)
+        try:
+            end = (until or now).astimezone(UTC)
+        except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is past the last representable instant
+            raise StatsRangeError("until is out of range", param="until") from None
+        try:
+            start = (since or end - timedelta(seconds=default_window_s)).astimezone(UTC)
+        except OverflowError:
+            raise StatsRangeError("since is out of range", param="since" if since else "until") from None
         if end <= start:
             raise StatsRangeError("until must be later than since", param="until")
         window = cls(start, end, bucket_s)
@@ -124,6 +134,7 @@ class StatsWindow:
                 f"since..until spans {window.bucket_count} buckets of {bucket_s} s; at most {max_buckets} are "
                 "allowed: choose a larger bucket or a shorter range",
                 param="bucket",
+                code="too_many_buckets",
             )
         return window
 
@@ -149,8 +160,8 @@ class BucketCount:
     """``category`` is None in per-decision counts, and in per-category counts for decisions where none fired."""
 
     start: datetime
-    direction: str
-    action: str
+    direction: Direction
+    action: Action
     category: str | None
     count: int
 
@@ -160,6 +171,10 @@ class AuditStats:
     window: StatsWindow
     decisions: list[BucketCount]  # each decision once, per (bucket, direction, action)
     categories: list[BucketCount]  # once per fired category (None: nothing fired)
+
+    @classmethod
+    def empty(cls, window: StatsWindow) -> AuditStats:
+        return cls(window, [], [])
 
 
 def _sort_key(row: BucketCount) -> tuple[datetime, str, str, bool, str]:

@@ -264,6 +264,104 @@ class AuditDecisionPage(BaseModel):
     next_cursor: str | None
 
 
+Direction = Literal["input", "output"]
+Action = Literal["allow", "flag", "redact", "block"]
+# `minute` / `hour` / `day` or whole seconds; nine digits (31 years) keep every backend's integers far from overflow
+_BUCKET_PATTERN = r"^(minute|hour|day|[1-9][0-9]{0,8})$"
+
+
+class StatsQuery(BaseModel):
+    """Query parameters of ``GET /v1/moderation/stats``; unknown parameters are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: AwareDatetime | None = Field(
+        None, description="Inclusive lower bound, as for the decisions; default: `until` minus the configured window."
+    )
+    until: AwareDatetime | None = Field(None, description="Exclusive upper bound; default: now.")
+    bucket: str = Field(
+        "hour",
+        pattern=_BUCKET_PATTERN,
+        description="`minute`, `hour`, `day` or whole seconds. Buckets lie on the UTC epoch grid (an hour bucket "
+        "starts on the hour), so the first and last may be partial.",
+    )
+
+
+class DecisionCountOut(BaseModel):
+    start: AwareDatetime = Field(description="Start of the bucket (UTC).")
+    direction: Direction
+    action: Action
+    count: int = Field(description="Decisions, each counted once.")
+
+
+class CategoryCountOut(BaseModel):
+    start: AwareDatetime = Field(description="Start of the bucket (UTC).")
+    direction: Direction
+    action: Action = Field(description="The decision's action (the strongest of its fired categories).")
+    category: str | None = Field(description="A category that fired; null: the decisions where none fired.")
+    count: int = Field(description="Decisions; one with two fired categories counts under each.")
+
+
+class StatsTotalsOut(BaseModel):
+    decisions: int
+    by_action: dict[str, int]
+    by_direction: dict[str, int]
+    by_category: dict[str, int] = Field(description="Decisions in which each category fired.")
+    without_category: int = Field(description="Decisions in which no category fired.")
+
+
+class ModerationStats(BaseModel):
+    """``GET /v1/moderation/stats``: grouped by the database; totals are sums of the grouped rows."""
+
+    object: Literal["moderation.stats"] = "moderation.stats"
+    bucket: str = Field(description="As asked: `minute`, `hour`, `day` or seconds.")
+    bucket_seconds: int
+    since: AwareDatetime
+    until: AwareDatetime
+    buckets: list[AwareDatetime] = Field(description="Start of every bucket of the range, empty ones included.")
+    decisions: list[DecisionCountOut] = Field(description="Per bucket, direction and action; empty groups left out.")
+    series: list[CategoryCountOut] = Field(description="Per bucket, direction, action and category.")
+    totals: StatsTotalsOut
+
+
+class PolicyCategoryOut(BaseModel):
+    name: str
+    description: str
+    threshold: float = Field(description="Score at or above which the category fires.")
+    input: Action = Field(description="Action when it fires on a user's input.")
+    output: Action = Field(description="Action when it fires on the model's output.")
+    terms: int = Field(description="How many terms (files and run-time extra terms included); not the terms.")
+    patterns: int = Field(description="How many regex detectors.")
+
+
+class ImageLayersOut(BaseModel):
+    ocr: bool
+    codes: bool = Field(description="QR codes and barcodes.")
+    nsfw: bool
+    nudenet: bool
+    vlm_question: bool
+
+
+class PolicyLayersOut(BaseModel):
+    terms: bool = Field(True, description="The term and pattern layers are always on.")
+    classifier: bool
+    profanity: bool
+    guard: bool
+    guard_model: str | None = Field(description="The guard checkpoint, when the guard is on.")
+    image: ImageLayersOut
+
+
+class PolicyInfo(BaseModel):
+    """``GET /v1/moderation/policy``: the loaded policy, read only."""
+
+    object: Literal["moderation.policy"] = "moderation.policy"
+    version: str
+    digest: str = Field(description="SHA-256 of the effective policy and layer settings (the cache keys on it).")
+    audit_keep_content: bool
+    categories: list[PolicyCategoryOut] = Field(description="In the policy file's order.")
+    layers: PolicyLayersOut
+
+
 # -- models, health, errors ---------------------------------------------------------------------
 
 

@@ -27,6 +27,9 @@ from serve_app.api.protocol import (
     ModelCard,
     ModelList,
     ModerationRequest,
+    ModerationStats,
+    PolicyInfo,
+    StatsQuery,
 )
 from serve_app.version import APP_VERSION
 
@@ -93,6 +96,21 @@ def create_app(gateway: Gateway) -> FastAPI:
         async with shed_load():
             records, next_cursor = await gateway.moderation.decisions(query.model_dump())
         return AuditDecisionPage(data=records, next_cursor=next_cursor)
+
+    @app.get("/v1/moderation/stats")
+    async def stats(request: Request) -> ModerationStats:
+        """Decisions per time bucket by direction, action and category, counted by the database (admin keys)."""
+        gateway.admit(request, admin=True)
+        query = StatsQuery.model_validate(dict(request.query_params))
+        async with shed_load():
+            return await gateway.moderation.stats(query.model_dump())
+
+    @app.get("/v1/moderation/policy")
+    async def policy(request: Request) -> PolicyInfo:
+        """The loaded policy, read only: version, digest, categories with their actions, layers (admin keys)."""
+        gateway.admit(request, admin=True)
+        async with shed_load():
+            return await gateway.moderation.describe_policy()
 
     @app.get("/v1/models")
     async def models(request: Request) -> ModelList:

@@ -18,6 +18,7 @@ from pipelines.core.types import GenerationRequest, GenerationResult, Moderation
 from pipelines.engine.continuous import StreamEvent
 from pipelines.moderation.images.reading import ImageReadConfig, ImageReading
 from pipelines.moderation.policy.engine import PolicyDecision
+from serve_app.api.protocol import ModerationStats, PolicyInfo
 
 
 class ValidatorClient:
@@ -115,6 +116,12 @@ class PolicyClient:
 
     async def decisions(self, *, query: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
         return await self.handle.decisions.remote(query)
+
+    async def stats(self, *, query: dict[str, Any]) -> ModerationStats:
+        return await self.handle.stats.remote(query)
+
+    async def describe_policy(self) -> PolicyInfo:
+        return await self.handle.describe_policy.remote()
 
     async def policy_version(self) -> str:
         return await self.handle.policy_version.remote()

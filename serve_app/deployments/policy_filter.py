@@ -4,6 +4,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from PIL import Image
@@ -11,6 +12,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from pipelines.audit import AuditConfig
+from pipelines.audit.stats import AuditStats, StatsWindow
 from pipelines.core.errors import InvalidRequestError
 from pipelines.core.types import GenerationRequest, GenerationResult
 from pipelines.moderation.images.decision import check_with_findings
@@ -21,9 +23,11 @@ from pipelines.moderation.moderator import Moderator
 from pipelines.moderation.policy.engine import PolicyDecision
 from pipelines.moderation.setup import Layers, audit_log, build_moderator, configured_policy
 from pipelines.moderation.text.layers import GuardLayer
+from serve_app.api.protocol import ModerationStats, PolicyInfo
 from serve_app.config import PolicyUserConfig
 from serve_app.deployments.clients import ImageScreenClient, VLMClient
 from serve_app.metrics import ModerationMetrics
+from serve_app.serving.admin import describe_policy, stats_response, stats_window
 from serve_app.version import APP_VERSION
 
 logger = logging.getLogger("ray.serve")
@@ -185,6 +189,24 @@ class PolicyFilterDeployment:
         except ValueError as exc:  # a malformed cursor
             raise InvalidRequestError(str(exc), param="cursor", code="invalid_cursor") from None
         return [r.model_dump(mode="json") for r in records], next_cursor
+
+    async def stats(self, query: dict[str, Any]) -> ModerationStats:
+        """Decision counts per time bucket (``pipelines/audit/stats.py``), after flushing pending records
+        as ``decisions`` does. ``query``: ``StatsQuery`` fields; without an audit log every count is zero."""
+        window = stats_window(query, self.audit_config or AuditConfig(), datetime.now(UTC))
+        if self.audit is None:
+            return stats_response(AuditStats.empty(window), query["bucket"])
+        return await asyncio.to_thread(self._stats, window, query["bucket"])
+
+    def _stats(self, window: StatsWindow, bucket: str) -> ModerationStats:
+        assert self.audit is not None and self.audit_config is not None
+        self.audit.flush(timeout_s=self.audit_config.close_timeout_s)
+        return stats_response(self.audit.stats(window), bucket)
+
+    def describe_policy(self) -> PolicyInfo:
+        moderator = self._moderator()
+        assert self.layers is not None
+        return describe_policy(moderator.policy, self.layers.config, moderator.policy_digest)
 
     def policy_version(self) -> str:
         return self.moderator.policy.version if self.moderator else ""

@@ -15,6 +15,7 @@ from PIL import Image
 from pipelines.core.types import GenerationRequest, GenerationResult, ModerationInput
 from pipelines.engine.continuous import StreamEvent
 from pipelines.moderation.policy.engine import PolicyDecision
+from serve_app.api.protocol import ModerationStats, PolicyInfo
 
 
 class Validation(Protocol):
@@ -67,6 +68,12 @@ class Policy(Protocol):
         ...
 
     async def decisions(self, *, query: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]: ...
+
+    async def stats(self, *, query: dict[str, Any]) -> ModerationStats:
+        """Decision counts per time bucket; ``query``: the ``StatsQuery`` fields (a bad range: 400)."""
+        ...
+
+    async def describe_policy(self) -> PolicyInfo: ...
 
     async def policy_version(self) -> str: ...
 

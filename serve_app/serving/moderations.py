@@ -1,12 +1,13 @@
 """``/v1/moderations`` and the audit-log query: each input screened as an input would be before the
-model (same policy, same audit), and the decisions read back for dashboards."""
+model (same policy, same audit), and for dashboards the decisions read back, their counts per time
+bucket and the loaded policy."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from serve_app.api.protocol import ModerationRequest, ModerationResponse
+from serve_app.api.protocol import ModerationRequest, ModerationResponse, ModerationStats, PolicyInfo
 from serve_app.serving.backends import Policy, Validation
 from serve_app.serving.decisions import moderation_result
 from serve_app.serving.image_sources import part_sources
@@ -42,3 +43,9 @@ class ModerationService:
 
     async def decisions(self, query: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
         return await self.policy.decisions(query=query)
+
+    async def stats(self, query: dict[str, Any]) -> ModerationStats:
+        return await self.policy.stats(query=query)
+
+    async def describe_policy(self) -> PolicyInfo:
+        return await self.policy.describe_policy()

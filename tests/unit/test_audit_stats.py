@@ -159,6 +159,8 @@ def test_window_plan() -> None:
         ({"since": datetime(2025, 1, 1), "until": None, "bucket": "hour"}, "since"),  # naive
         ({"since": None, "until": None, "bucket": "week"}, "bucket"),
         ({"since": None, "until": None, "bucket": 0}, "bucket"),
+        ({"since": None, "until": datetime(1, 1, 1, tzinfo=UTC), "bucket": "hour"}, "until"),  # no day before it
+        ({"since": datetime.fromisoformat("9999-12-31T23:00:00-05:00"), "until": None, "bucket": "day"}, "since"),
     ]
     for window, param in refused:
         with pytest.raises(StatsRangeError) as caught:

@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
+from pipelines.audit import AuditConfig, AuditRecord
+from pipelines.audit.store import AuditStore
 from pipelines.core.errors import ServiceError
 from pipelines.core.types import GenerationRequest, GenerationResult, ModerationInput
 from pipelines.engine.continuous import StreamEvent
@@ -27,9 +30,22 @@ from pipelines.inputs.validation import (
 from pipelines.moderation.moderator import Moderator
 from pipelines.moderation.policy.config import Action, load_policy
 from pipelines.moderation.policy.engine import PolicyDecision
+from pipelines.moderation.setup import policy_digest
+from pipelines.moderation.text.layers import LayersConfig
+from serve_app.api.protocol import ModerationStats, PolicyInfo
+from serve_app.serving.admin import describe_policy, stats_response, stats_window
 
 ROOT = Path(__file__).resolve().parents[3]
 BLOCKED_TERM = "zorblax"  # the test policy blocks it in outputs (custom category)
+# What the fake's moderator runs: the rule layers only (no classifier, no image screens)
+RULE_LAYERS_ONLY = LayersConfig.model_validate(
+    {
+        "classifier": {"enabled": False},
+        "image": {
+            "read": {"text": {"ocr": {"enabled": False}, "codes": {"enabled": False}}, "nsfw": {"enabled": False}}
+        },
+    }
+)
 
 
 class FakeValidator:
@@ -112,14 +128,21 @@ class FakeModel:
 
 
 class FakePolicy:
-    """The real Moderator on the shipped policy (rule layers only) plus a blocked output term."""
+    """The real Moderator on the shipped policy (rule layers only) plus a blocked output term. ``audit_store``
+    (in-memory SQLite) holds what ``record`` is given, for the stats route; ``now`` is the stats' clock."""
 
-    def __init__(self, extra_output_term: str = BLOCKED_TERM) -> None:
+    def __init__(self, extra_output_term: str = BLOCKED_TERM, audit_config: AuditConfig | None = None) -> None:
         policy = load_policy(ROOT / "configs" / "policy.yaml").with_extra_terms("custom", [extra_output_term])
         categories = dict(policy.categories)
         categories["custom"] = categories["custom"].model_copy(update={"output": Action.block})
         self.moderator = Moderator(policy.model_copy(update={"categories": categories}))
         self.checks: list[tuple[str, str, bool]] = []  # (direction, text, partial)
+        self.audit_config = audit_config or AuditConfig(url="sqlite://")
+        self.audit_store = AuditStore("sqlite://", max_query_limit=self.audit_config.max_query_limit)
+        self.now = datetime.now(UTC)
+
+    def record(self, *records: AuditRecord) -> None:
+        self.audit_store.write(records)
 
     async def check_input(
         self,
@@ -140,6 +163,14 @@ class FakePolicy:
 
     async def decisions(self, *, query: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
         return [], None
+
+    async def stats(self, *, query: dict[str, Any]) -> ModerationStats:
+        window = stats_window(query, self.audit_config, self.now)
+        return stats_response(self.audit_store.stats(window), query["bucket"])
+
+    async def describe_policy(self) -> PolicyInfo:
+        policy = self.moderator.policy
+        return describe_policy(policy, RULE_LAYERS_ONLY, policy_digest(policy, RULE_LAYERS_ONLY))
 
     async def policy_version(self) -> str:
         return self.moderator.policy.version
