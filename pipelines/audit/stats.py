@@ -13,11 +13,12 @@ independent of the session time zone:
   would apply the session time zone)
 
 Whole seconds suffice: bucket widths are whole seconds, so dropping a record's fraction of a second
-never moves it across a bucket edge. Integer division is SQLAlchemy's ``//`` (``/`` on integers,
-``DIV`` on MySQL). Fired categories come from the ``audit_categories`` child table by a LEFT JOIN:
-a decision is counted once per fired category, and once with category NULL when none fired; the
-per-decision counts are a second GROUP BY without the join, so a decision with two categories is
-one decision.
+never moves it across a bucket edge. The division is integer division (``_IntDiv``): ``/`` of two
+integers on SQLite and PostgreSQL, ``DIV`` on MySQL, where ``/`` is a rounded DECIMAL division (and
+SQLAlchemy's ``//`` renders ``FLOOR(a / b)``). Fired categories come from the ``audit_categories``
+child table by a LEFT JOIN: a decision is counted once per fired category, and once with category
+NULL when none fired; the per-decision counts are a second GROUP BY without the join, so a decision
+with two categories is one decision.
 """
 
 from __future__ import annotations
@@ -76,6 +77,27 @@ def _epoch_postgresql(element: _EpochSeconds, compiler: SQLCompiler, **kw: Any) 
 @compiles(_EpochSeconds, "mariadb")
 def _epoch_mysql(element: _EpochSeconds, compiler: SQLCompiler, **kw: Any) -> str:
     return f"TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', {compiler.process(element.clauses, **kw)})"
+
+
+class _IntDiv(FunctionElement[int]):
+    """Integer division of two non-negative integers (``a``, ``b``)."""
+
+    type = BigInteger()
+    name = "int_div"
+    inherit_cache = True
+
+
+@compiles(_IntDiv)
+def _int_div(element: _IntDiv, compiler: SQLCompiler, **kw: Any) -> str:
+    dividend, divisor = element.clauses
+    return f"({compiler.process(dividend, **kw)} / {compiler.process(divisor, **kw)})"
+
+
+@compiles(_IntDiv, "mysql")
+@compiles(_IntDiv, "mariadb")
+def _int_div_mysql(element: _IntDiv, compiler: SQLCompiler, **kw: Any) -> str:
+    dividend, divisor = element.clauses
+    return f"({compiler.process(dividend, **kw)} DIV {compiler.process(divisor, **kw)})"
 
 
 def bucket_seconds(bucket: str | int) -> int:
@@ -184,7 +206,7 @@ def _sort_key(row: BucketCount) -> tuple[datetime, str, str, bool, str]:
 def aggregate(conn: Connection, window: StatsWindow) -> AuditStats:
     """Both GROUP BY queries, on one connection; ordering is done here (NULLs sort differently per backend)."""
     records = audit_records.c
-    bucket: ColumnElement[int] = _EpochSeconds(records.created_at) // literal(window.bucket_s, BigInteger)
+    bucket: ColumnElement[int] = _IntDiv(_EpochSeconds(records.created_at), literal(window.bucket_s, BigInteger))
     in_window = (records.created_at >= window.since, records.created_at < window.until)
 
     per_decision = (

@@ -118,6 +118,18 @@ def test_buckets_in_seconds_and_days(log: AuditLog) -> None:
     ]
 
 
+def test_the_last_instant_of_a_day_stays_in_its_day(log: AuditLog) -> None:
+    """23:59:59.999999 is 86399/86400 of a day: a rounded division (MySQL's `/`) would move it to the next."""
+    day = datetime(2025, 2, 1, tzinfo=UTC)
+    for at in (day, day + timedelta(days=1) - TICK, day + timedelta(days=1)):
+        log.record(make_record(created_at=at))
+    assert log.flush(WAIT_S)
+    result = stats(log, since=day, until=day + timedelta(days=2), bucket="day")
+    assert decisions(result) == [(day, "input", "allow", 2), (day + timedelta(days=1), "input", "allow", 1)]
+    week = stats(log, since=day, until=day + timedelta(days=2), bucket=7 * 86400)  # 1970-01-01 was a Thursday
+    assert decisions(week) == [(datetime(2025, 1, 30, tzinfo=UTC), "input", "allow", 3)]
+
+
 def test_times_in_other_zones_mean_the_same_instant(log: AuditLog) -> None:
     local = datetime.fromisoformat("2025-01-01T14:00:00+02:00")  # 12:00 UTC
     assert stats(log, since=local, until=local + HOUR) == stats(log, until=T0 + HOUR)
