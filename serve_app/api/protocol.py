@@ -334,21 +334,18 @@ class PolicyCategoryOut(BaseModel):
     patterns: int = Field(description="How many regex detectors.")
 
 
-class ImageLayersOut(BaseModel):
-    ocr: bool
-    codes: bool = Field(description="QR codes and barcodes.")
-    nsfw: bool
-    nudenet: bool
-    vlm_question: bool
-
-
 class PolicyLayersOut(BaseModel):
+    """Which layers run, each on or off (a flat object: one switch per layer)."""
+
     terms: bool = Field(True, description="The term and pattern layers are always on.")
     classifier: bool
     profanity: bool
     guard: bool
-    guard_model: str | None = Field(description="The guard checkpoint, when the guard is on.")
-    image: ImageLayersOut
+    ocr: bool = Field(description="Image screen: the text in input images.")
+    codes: bool = Field(description="Image screen: QR codes and barcodes.")
+    nsfw: bool = Field(description="Image screen: nsfwjs's classes.")
+    nudenet: bool = Field(description="Image screen: NudeNet (an opt-in extra).")
+    vlm_question: bool = Field(description="Image screen: the served VLM asked about each image.")
 
 
 class PolicyInfo(BaseModel):
@@ -360,6 +357,7 @@ class PolicyInfo(BaseModel):
     audit_keep_content: bool
     categories: list[PolicyCategoryOut] = Field(description="In the policy file's order.")
     layers: PolicyLayersOut
+    guard_model: str | None = Field(description="The guard checkpoint, when the guard is on.")
 
 
 # -- models, health, errors ---------------------------------------------------------------------

@@ -17,7 +17,6 @@ from pipelines.moderation.text.layers import LayersConfig
 from serve_app.api.protocol import (
     CategoryCountOut,
     DecisionCountOut,
-    ImageLayersOut,
     ModerationStats,
     PolicyCategoryOut,
     PolicyInfo,
@@ -102,13 +101,11 @@ def describe_policy(policy: Policy, layers: LayersConfig, digest: str) -> Policy
             classifier=layers.classifier.enabled,
             profanity=layers.profanity.enabled,
             guard=layers.guard is not None,
-            guard_model=layers.guard.model.model if layers.guard is not None else None,
-            image=ImageLayersOut(
-                ocr=image.read.text.ocr.enabled,
-                codes=image.read.text.codes.enabled,
-                nsfw=image.read.nsfw.enabled,
-                nudenet=image.nudenet.enabled,
-                vlm_question=image.vlm_question.enabled,
-            ),
+            ocr=image.read.text.ocr.enabled,
+            codes=image.read.text.codes.enabled,
+            nsfw=image.read.nsfw.enabled,
+            nudenet=image.nudenet.enabled,
+            vlm_question=image.vlm_question.enabled,
         ),
+        guard_model=layers.guard.model.model if layers.guard is not None else None,
     )

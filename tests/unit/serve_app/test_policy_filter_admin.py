@@ -73,4 +73,4 @@ def test_the_loaded_policy(policy_filter: Any) -> None:
     assert info.digest == policy_filter.moderator.policy_digest
     assert [c.name for c in info.categories] == list(policy_filter.moderator.policy.categories)
     assert info.layers.classifier is False and info.layers.guard is False
-    assert (info.layers.image.ocr, info.layers.image.codes, info.layers.image.nsfw) == (True, True, False)
+    assert (info.layers.ocr, info.layers.codes, info.layers.nsfw) == (True, True, False)

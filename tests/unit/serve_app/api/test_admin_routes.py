@@ -166,6 +166,10 @@ def test_the_policy_as_loaded(http: Callable[..., httpx.AsyncClient], keys: dict
         "classifier": False,
         "profanity": False,
         "guard": False,
-        "guard_model": None,
-        "image": {"ocr": False, "codes": False, "nsfw": False, "nudenet": False, "vlm_question": False},
+        "ocr": False,
+        "codes": False,
+        "nsfw": False,
+        "nudenet": False,
+        "vlm_question": False,
     }
+    assert body["guard_model"] is None
