@@ -13,6 +13,7 @@ import pytest
 from pipelines.audit import AuditRecord
 from tests.unit.serve_app.api.test_routes import call
 from tests.unit.serve_app.fakes import BLOCKED_TERM, FakePolicy
+from tests.unit.test_audit import make_record
 
 # Far from other tests' records in the session's shared store: exact counts stay exact.
 T0 = datetime(2031, 3, 4, 10, 0, tzinfo=UTC)
@@ -23,15 +24,13 @@ CALLER = {"authorization": "Bearer caller-key"}
 
 
 def record(at: datetime, direction: str, action: str, categories: list[str]) -> AuditRecord:
-    return AuditRecord.for_content(
-        "text",
+    return make_record(
         request_id="admin-routes",
         created_at=at,
         direction=direction,
         action=action,
         categories=categories,
         scores=dict.fromkeys(categories, 1.0),
-        policy_version="p1",
     )
 
 
