@@ -68,7 +68,7 @@ export class DecisionsView {
         "tr",
         {
           tabindex: "0",
-          class: `row action-${record.action}`,
+          class: "row",
           "data-id": record.id,
           "data-request-id": record.request_id,
           onclick: open,

@@ -112,7 +112,7 @@ export function group(series, by) {
   const keys = new Set();
   const buckets = new Set();
   for (const row of series) {
-    const k = row[by] || "none";
+    const k = row[by] || "no category";
     keys.add(k);
     buckets.add(row.start);
     counts.set(`${row.start}|${k}`, (counts.get(`${row.start}|${k}`) || 0) + row.count);

@@ -71,14 +71,18 @@ export class TryView {
     );
     const findings = result.image_findings || [];
     this.result.append(
-      verdict,
-      text ? markedText(text, result.category_results) : null,
-      categoryTable(result.category_results, "Verdict per category"),
-      files.map((file, index) =>
-        imageWithBoxes(
-          URL.createObjectURL(file),
-          findings.filter((f) => f.image_index === index),
-          index,
+      h(
+        "div",
+        { class: "try-output" },
+        verdict,
+        text ? markedText(text, result.category_results) : null,
+        categoryTable(result.category_results, "Verdict per category"),
+        files.map((file, index) =>
+          imageWithBoxes(
+            URL.createObjectURL(file),
+            findings.filter((f) => f.image_index === index),
+            index,
+          ),
         ),
       ),
     );
