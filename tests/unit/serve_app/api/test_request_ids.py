@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from ray.serve import context as serve_context
 
 from pipelines.audit import AuditRecord
@@ -156,3 +158,17 @@ def test_under_serve_an_overlong_proxy_id_does_not_fail_the_request(
     assert reply.status_code == 200
     assert OUR_ID.match(reply.headers["x-request-id"]) and "x-client-request-id" not in reply.headers
     assert {r.request_id for r in audit.records} == {reply.headers["x-request-id"]}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=300))
+def test_any_client_id_gets_our_id_and_only_a_well_formed_one_is_echoed(
+    http: Callable[..., httpx.AsyncClient], supplied: str
+) -> None:
+    """Fuzzed ``x-request-id`` values (printable ASCII, up to 300 characters): never a failure, always
+    our id; the client's comes back only if it is well formed."""
+    [response] = send(http, [chat({"x-request-id": supplied})])
+    assert response.status_code == 200
+    assert OUR_ID.match(response.headers["x-request-id"])
+    echoed = response.headers.get("x-client-request-id")
+    assert echoed is None or echoed == supplied.strip()
