@@ -272,6 +272,20 @@ def test_sentence_margin_is_chosen_on_composites() -> None:
     assert margin is None
 
 
+def test_the_generator_still_writes_the_texts_the_shipped_artifact_was_trained_on() -> None:
+    """The validation split is rebuilt from the manifest's recipe: the synthetic texts must be the same."""
+    from devtools.synthetic_moderation import generate
+    from devtools.synthetic_moderation.provenance import NAME, recorded_texts_sha256, texts_sha256
+
+    manifest = json.loads((DEFAULT_ARTIFACT / MANIFEST_FILE).read_text(encoding="utf-8"))
+    config = manifest["training"]["config"]
+    entry = next(s for s in manifest["sources"] if s["file"] == NAME)
+    expected = recorded_texts_sha256(entry, config["seed"], config["synthetic_scale"])
+    assert expected == texts_sha256(generate(config["seed"], config["synthetic_scale"]))
+    assert recorded_texts_sha256({"sha256": "an unknown generator"}, config["seed"], 1.0) is None
+    assert recorded_texts_sha256({"texts_sha256": "abc"}, 0, 1.0) == "abc"
+
+
 def test_the_shipped_config_reports_only_the_default_categories() -> None:
     shipped = ClassifierLayer(ClassifierConfig())
     text = "出售冰毒，同城配送。你这个傻逼，滚出去"
