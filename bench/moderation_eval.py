@@ -6,7 +6,7 @@ Prints, for the shipped policy (``configs/policy.yaml``) and the shipped layers 
 terms + patterns + the zh+en classifier; "all CPU layers"), direction ``input`` unless said otherwise.
 Binary metrics are "flagged by any category" against "has any label"; FPR is over the negatives.
 
-(a) the labelled set of ``evals/labelled.py``: P / R / F1 / FPR per category and overall;
+(a) the labelled set of ``evals/labelled/``: P / R / F1 / FPR per category and overall;
 (b) the public OpenAI moderation test set (``../shared/datasets/openai-moderation``): binary P / R / F1 /
     FPR / AUPRC, and per category where a policy category maps onto its labels. Nothing is tuned on it;
 (c) the classifier's validation split, rebuilt from the manifest's training recipe (COLD dev, held-out
@@ -153,7 +153,7 @@ def fired(engine: PolicyEngine, texts: Sequence[str], direction: Direction = "in
 
 
 def labelled_report(engine: PolicyEngine, items: list[LabelledText]) -> None:
-    section("(a) labelled set (evals/labelled.py), all CPU layers")
+    section("(a) labelled set (evals/labelled/), all CPU layers")
     kinds: dict[str, int] = {}
     for item in items:
         kinds[f"{item.kind}/{item.language}"] = kinds.get(f"{item.kind}/{item.language}", 0) + 1

@@ -1,4 +1,4 @@
-"""The shipped policy on the labelled moderation set (evals/labelled.py): composition, precision, recall,
+"""The shipped policy on the labelled moderation set (evals/labelled/): composition, precision, recall,
 and clean look-alikes that must stay clean."""
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from evals.categories import POLICY_CATEGORIES
 from pipelines.moderation.policy.config import Policy, load_policy
 from pipelines.moderation.policy.engine import PolicyDecision, PolicyEngine
 from pipelines.moderation.text.detectors import DetectContext, Hit
@@ -22,17 +23,7 @@ from pipelines.moderation.text.normalize import NormalizedText
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY_FILE = ROOT / "configs" / "policy.yaml"
-CATEGORIES = {
-    "sexual",
-    "sexual/minors",
-    "violence",
-    "hate/harassment",
-    "self-harm",
-    "illegal",
-    "spam",
-    "pii",
-    "custom",
-}
+CATEGORIES = {*POLICY_CATEGORIES, "custom"}
 ZW = "\u200b\u200c\u200d\u2060\ufeff"
 
 
