@@ -142,17 +142,12 @@ def _count(rng: random.Random) -> str:
     return str(rng.choice([2, 3, 5, 10, 20, 30, 50, 100]))
 
 
-DRAWN_EN: dict[str, Slot] = {
-    "phone": _us_phone,
-    "premium": _uk_premium,
-    "short": _short_code,
+# drawn alike in both languages
+_SHARED: dict[str, Slot] = {
     "handle": _handle,
-    "athandle": _at_handle,
     "url": _short_url,
     "site": _site,
-    "money": _money_en,
     "card": _card,
-    "ssn": _ssn,
     "order": _order_no,
     "tracking": _tracking,
     "minor_age": _age_minor,
@@ -162,20 +157,14 @@ DRAWN_EN: dict[str, Slot] = {
     "digits4": lambda rng: _digits(rng, 4),
 }
 
-DRAWN_ZH: dict[str, Slot] = {
-    "phone": _cn_mobile,
-    "handle": _handle,
-    "qq": _qq,
-    "url": _short_url,
-    "site": _site,
-    "price": _price_zh,
-    "card": _card,
-    "cnid": _cn_id,
-    "order": _order_no,
-    "tracking": _tracking,
-    "minor_age": _age_minor,
-    "adult_age": _age_adult,
-    "email": _email,
-    "n": _count,
-    "digits4": lambda rng: _digits(rng, 4),
+DRAWN_EN: dict[str, Slot] = {
+    "phone": _us_phone,
+    "premium": _uk_premium,
+    "short": _short_code,
+    "athandle": _at_handle,
+    "money": _money_en,
+    "ssn": _ssn,
+    **_SHARED,
 }
+
+DRAWN_ZH: dict[str, Slot] = {"phone": _cn_mobile, "qq": _qq, "price": _price_zh, "cnid": _cn_id, **_SHARED}

@@ -21,7 +21,9 @@ SLOTS_ZH: dict[str, Slot] = {**DRAWN_ZH, **WORDS_ZH}
 
 # English first, then Chinese; within each, the categories in this order (the order of the texts).
 _CATEGORIES = (violence, hate, self_harm, sexual, illegal, spam, pii)
-FAMILIES: tuple[Family, ...] = (*(f for c in _CATEGORIES for f in c.EN), *(f for c in _CATEGORIES for f in c.ZH))
+FAMILIES: tuple[Family, ...] = tuple(
+    f for lang in ("en", "zh") for c in _CATEGORIES for f in c.FAMILIES if f.lang == lang
+)
 SLOTS: dict[str, dict[str, Slot]] = {"en": SLOTS_EN, "zh": SLOTS_ZH}
 
 # Short benign sentences put around a text now and then, so a harmful sentence inside longer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from devtools.synthetic_moderation.model import Family
 
-EN: tuple[Family, ...] = (
+FAMILIES: tuple[Family, ...] = (  # English first, then Chinese
     # hate / harassment
     Family(
         "en_insult_direct",
@@ -121,9 +121,7 @@ EN: tuple[Family, ...] = (
         160,
         holdout=True,
     ),
-)
-
-ZH: tuple[Family, ...] = (
+    # Chinese
     Family(
         "zh_insult_direct",
         "zh",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from devtools.synthetic_moderation.model import Family
 
-EN: tuple[Family, ...] = (
+FAMILIES: tuple[Family, ...] = (  # English first, then Chinese
     # illegal
     Family(
         "en_illegal_sell",
@@ -60,9 +60,7 @@ EN: tuple[Family, ...] = (
         560,
         held_templates=5,
     ),
-)
-
-ZH: tuple[Family, ...] = (
+    # Chinese
     Family(
         "zh_illegal",
         "zh",

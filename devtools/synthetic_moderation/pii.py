@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from devtools.synthetic_moderation.model import Family
 
-EN: tuple[Family, ...] = (
+FAMILIES: tuple[Family, ...] = (  # English first, then Chinese
     # pii
     Family(
         "en_pii",
@@ -42,9 +42,7 @@ EN: tuple[Family, ...] = (
         ),
         420,
     ),
-)
-
-ZH: tuple[Family, ...] = (
+    # Chinese
     Family(
         "zh_pii",
         "zh",

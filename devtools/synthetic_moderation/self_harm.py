@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from devtools.synthetic_moderation.model import Family
 
-EN: tuple[Family, ...] = (
+FAMILIES: tuple[Family, ...] = (  # English first, then Chinese
     # self-harm
     Family(
         "en_selfharm",
@@ -64,9 +64,7 @@ EN: tuple[Family, ...] = (
         480,
         held_templates=4,
     ),
-)
-
-ZH: tuple[Family, ...] = (
+    # Chinese
     Family(
         "zh_selfharm",
         "zh",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from devtools.synthetic_moderation.model import Family
 
-EN: tuple[Family, ...] = (
+FAMILIES: tuple[Family, ...] = (  # English first, then Chinese
     # sexual
     Family(
         "en_sexual_explicit",
@@ -130,9 +130,7 @@ EN: tuple[Family, ...] = (
         420,
         held_templates=3,
     ),
-)
-
-ZH: tuple[Family, ...] = (
+    # Chinese
     Family(
         "zh_sexual",
         "zh",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from devtools.synthetic_moderation.model import Family
 
-EN: tuple[Family, ...] = (
+FAMILIES: tuple[Family, ...] = (  # English first, then Chinese
     # spam
     Family(
         "en_spam_sms",
@@ -136,9 +136,7 @@ EN: tuple[Family, ...] = (
         ),
         500,
     ),
-)
-
-ZH: tuple[Family, ...] = (
+    # Chinese
     Family(
         "zh_spam",
         "zh",

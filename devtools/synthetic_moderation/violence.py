@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from devtools.synthetic_moderation.model import Family
 
-EN: tuple[Family, ...] = (
+FAMILIES: tuple[Family, ...] = (  # English first, then Chinese
     # violence: threats at the reader
     Family(
         "en_threat_direct",
@@ -88,9 +88,7 @@ EN: tuple[Family, ...] = (
         520,
         held_templates=6,
     ),
-)
-
-ZH: tuple[Family, ...] = (
+    # Chinese
     Family(
         "zh_threat_direct",
         "zh",
