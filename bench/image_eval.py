@@ -15,7 +15,7 @@ Prints, for the current ``configs/policy.yaml`` and shipped text layers (rules +
 (e) latency per screen (OCR, codes, total; wall and CPU) p50 / p99 on the 1024x768 images with text, at
     each ``--threads`` setting, and the worst case of the time bound on adversarial inputs.
 
-Every number is from images drawn by ``evals/images.py`` from ``--seed``: rerun at will.
+Every number is from images drawn by ``evals/images/`` from ``--seed``: rerun at will.
 """
 
 from __future__ import annotations
@@ -432,7 +432,7 @@ def worst_case_report(engine: PolicyEngine, repeats: int = 3) -> dict[str, objec
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--per-group", type=int, default=25, help="images per group of evals/images.py")
+    parser.add_argument("--per-group", type=int, default=25, help="images per group of evals/images/")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="ONNX intra-op threads to time")
     parser.add_argument("--latency-images", type=int, default=30, help="1024x768 text images timed per setting")
     parser.add_argument(
