@@ -1,5 +1,5 @@
-"""Text normalisation (pipelines/moderation/text/normalize.py): each evasion it folds, the exact maps back to
-the original, the generated homoglyph table, and its cost on long adversarial texts."""
+"""Text normalisation (pipelines/moderation/text/normalize.py, folding.py): each evasion it folds, the
+exact maps back to the original, the generated homoglyph table, and its cost on long adversarial texts."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devtools import gen_confusables
-from pipelines.moderation.text import normalize
+from pipelines.moderation.text import folding
 from pipelines.moderation.text.normalize import NormalizedText
 
 RLO, PDF = "\u202e", "\u202c"
@@ -157,7 +157,7 @@ def test_every_view_maps_into_the_original_in_order(text: str) -> None:
 
 
 def _table() -> dict[str, str]:
-    return dict(zip(normalize._CONFUSABLE_LATIN[::2], normalize._CONFUSABLE_LATIN[1::2], strict=True))
+    return folding.HOMOGLYPHS
 
 
 def test_homoglyph_table_maps_letters_to_ascii_letters() -> None:
@@ -172,7 +172,7 @@ def test_homoglyph_table_maps_letters_to_ascii_letters() -> None:
 
 def test_homoglyph_block_is_what_the_generator_writes() -> None:
     """The committed block is the generator's output, not a hand edit (its version line included)."""
-    text = Path(normalize.__file__).read_text(encoding="utf-8")
+    text = Path(folding.__file__).read_text(encoding="utf-8")
     block = text[text.index(gen_confusables.BEGIN) : text.index(gen_confusables.END) + len(gen_confusables.END)]
     version = re.search(r"confusables\.txt (\S+) ", block)
     assert version is not None
