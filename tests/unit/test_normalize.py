@@ -4,7 +4,6 @@ exact maps back to the original, the generated homoglyph table, and its cost on 
 from __future__ import annotations
 
 import re
-import time
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +15,7 @@ from hypothesis import strategies as st
 from devtools import gen_confusables
 from pipelines.moderation.text import folding
 from pipelines.moderation.text.normalize import NormalizedText
+from tests.unit.adversarial import COMMON_ADVERSARIAL, cpu_seconds
 
 RLO, PDF = "\u202e", "\u202c"
 
@@ -200,32 +200,18 @@ def test_generator_reads_the_unicode_format(tmp_path: Path) -> None:
 # --- cost ----------------------------------------------------------------------------------------------
 
 ADVERSARIAL: dict[str, Callable[[int], str]] = {
-    "a*N": lambda n: "a" * n,
-    "tg+spaces": lambda n: "tg" + " " * (n - 2),
-    "digits": lambda n: "1" * n,
+    **COMMON_ADVERSARIAL,
     "mixed": lambda n: ("a1 中-" * n)[:n],
     "separators": lambda n: (".-_ " * n)[:n],
     "leet words": lambda n: ("p0rn " * n)[:n],
     "@ runs": lambda n: ("a@" * n)[:n],
-    "look-alikes": lambda n: ("рorn " * n)[:n],
     "overrides": lambda n: (f"{RLO}nrop " * n)[:n],
-    "emoji": lambda n: ("w🍑" * n)[:n],
     "traditional": lambda n: ("槍支彈藥" * n)[:n],
     "full-width": lambda n: ("ＡＢ１２ " * n)[:n],
     "marks": lambda n: ("e\u0301" * n)[:n],
     "expanding": lambda n: ("ﬁ㎏½" * n)[:n],
 }
 BUDGET_S = 0.1  # for 32,000 characters on one core; typical is 2-15 ms
-
-
-def cpu_seconds(function: Callable[[], object], repeat: int = 3) -> float:
-    """Best-of-``repeat`` CPU time of this thread: other processes on a shared machine do not count."""
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.thread_time()
-        function()
-        best = min(best, time.thread_time() - start)
-    return best
 
 
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))
