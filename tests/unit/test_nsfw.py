@@ -38,19 +38,12 @@ from pipelines.moderation.images.nsfw_convert import (
     up_to_date,
     verify_tarball,
 )
-from pipelines.moderation.images.nsfw_export import (
-    assigned_literal,
-    convert_tarball,
-    declared_literal,
-    decode_weights,
-    export_onnx,
-    exported_base64,
-    layer_specs,
-    state_dict,
-    tf_same_padding,
-)
+from pipelines.moderation.images.nsfw_export import convert_tarball, export_onnx
 from pipelines.moderation.images.nsfw_net import KerasGraphNet
+from pipelines.moderation.images.nsfw_package import assigned_literal, declared_literal, exported_base64
 from pipelines.moderation.images.nsfw_policy import NsfwPolicy, NsfwThresholds
+from pipelines.moderation.images.nsfw_topology import layer_specs, tf_same_padding
+from pipelines.moderation.images.nsfw_weights import decode_weights, state_dict
 from pipelines.moderation.policy.config import load_policy
 from tests.dev.nsfw_images import benign_set, generated
 

@@ -3,6 +3,9 @@
 The heavy half of the setup conversion (``nsfw_convert`` fetches and pins the package, and calls
 :func:`convert_tarball` only when there is something to convert). See ``nsfw_convert`` for the
 decisions: read, never run, the package's JavaScript; dequantise as tfjs does; no TensorFlow.
+
+The steps: ``nsfw_package`` reads the tarball, ``nsfw_topology`` turns the Keras topology into layer specs,
+``nsfw_weights`` decodes the weights; this module builds the network, exports it and writes the card.
 """
 
 from __future__ import annotations
@@ -40,27 +43,13 @@ from pipelines.moderation.images.nsfw_package import (
     assigned_literal,
     declared_literal,
     exported_base64,
-    js_literal,
     read_member,
 )
-from pipelines.moderation.images.nsfw_topology import layer_specs, tf_same_padding
+from pipelines.moderation.images.nsfw_topology import layer_specs
 from pipelines.moderation.images.nsfw_weights import decode_weights, state_dict
 
-__all__ = [
-    "assigned_literal",
-    "convert_tarball",
-    "declared_literal",
-    "decode_weights",
-    "export_onnx",
-    "exported_base64",
-    "js_literal",
-    "layer_specs",
-    "read_member",
-    "state_dict",
-    "tf_same_padding",
-]
-
-# The default model (index.js DEFAULT_MODEL_NAME = "MobileNetV2") and where the package keeps it.
+# The default model (index.js DEFAULT_MODEL_NAME = "MobileNetV2"; ``nsfw_package`` knows where the package
+# keeps it) and the ONNX model's input and output names.
 MODEL_NAME = "MobileNetV2"
 ONNX_INPUT = "images"
 ONNX_OUTPUT = "probabilities"
