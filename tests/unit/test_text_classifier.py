@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from devtools.train_text_classifier import tfidf_matrix
-from pipelines.moderation.policy.config import Policy, load_policy
+from pipelines.moderation.policy.config import Policy
 from pipelines.moderation.policy.engine import PolicyEngine
 from pipelines.moderation.text.classifier.features import FeatureSettings, grams, normalise
 from pipelines.moderation.text.classifier.layer import DEFAULT_CATEGORIES, ClassifierConfig, ClassifierLayer
@@ -28,8 +28,8 @@ from pipelines.moderation.text.classifier.model import (
 )
 from pipelines.moderation.text.detectors import DetectContext
 from pipelines.moderation.text.normalize import NormalizedText
+from tests.unit.shipped import shipped_policy
 
-ROOT = Path(__file__).resolve().parents[2]
 MAX_ARTIFACT_BYTES = 25_000_000
 
 
@@ -41,7 +41,7 @@ def layer() -> ClassifierLayer:
 
 @pytest.fixture(scope="module")
 def policy() -> Policy:
-    return load_policy(ROOT / "configs" / "policy.yaml")
+    return shipped_policy()
 
 
 def _top(layer: ClassifierLayer, text: str) -> dict[str, float]:

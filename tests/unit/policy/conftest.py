@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.moderation.policy.config import Policy, load_policy
+from pipelines.moderation.policy.config import Policy
 from pipelines.moderation.policy.engine import PolicyEngine
-from tests.unit.policy.helpers import POLICY_FILE
+from tests.unit.shipped import shipped_policy
 
 
 @pytest.fixture(scope="module")
 def policy() -> Policy:
-    return load_policy(POLICY_FILE)
+    return shipped_policy()
 
 
 @pytest.fixture(scope="module")

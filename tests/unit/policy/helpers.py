@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from evals.categories import POLICY_CATEGORIES
 from pipelines.moderation.policy.config import Policy
 from pipelines.moderation.text.detectors import DetectContext, Hit
 from pipelines.moderation.text.normalize import NormalizedText
+from tests.unit.shipped import ROOT
 
-ROOT = Path(__file__).resolve().parents[3]
-POLICY_FILE = ROOT / "configs" / "policy.yaml"
 LEXICONS = ROOT / "configs" / "lexicons"
 CATEGORIES = {*POLICY_CATEGORIES, "custom"}
 # Reported by model layers only (guard model, screener outages); no rule detectors of their own.
