@@ -8,9 +8,11 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
+
+SpecT = TypeVar("SpecT", bound=BaseModel)
 
 
 def save_greedy(model: Any, tokenizer: Any, out: Path) -> None:
@@ -26,24 +28,28 @@ def write_spec(out: Path, name: str, spec: BaseModel) -> None:
     (out / name).write_text(json.dumps(spec.model_dump(), indent=2))
 
 
+def has_spec(path: str | Path, name: str) -> bool:
+    """Whether ``path`` holds a complete checkpoint (its spec file is written last)."""
+    return (Path(path) / name).is_file()
+
+
 def builder_main(
     argv: list[str] | None,
     doc: str,
-    *,
     what: str,
-    default_seed: int,
-    present: Callable[[Path], bool],
-    build: Callable[[Path, int], object],
+    spec_type: type[SpecT],
+    spec_file: str,
+    build: Callable[[Path, SpecT], object],
     logger: logging.Logger,
 ) -> None:
     """``python -m devtools.<builder> OUT_DIR [--seed N] [--force]``: build unless already there."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--seed", type=int, default=default_seed)
+    parser.add_argument("--seed", type=int, default=spec_type().seed)
     parser.add_argument("--force", action="store_true", help="rebuild even if a checkpoint exists")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if present(args.out_dir) and not args.force:
+    if has_spec(args.out_dir, spec_file) and not args.force:
         logger.info("%s already present at %s", what, args.out_dir)
         return
-    build(args.out_dir, args.seed)
+    build(args.out_dir, spec_type(seed=args.seed))

@@ -18,7 +18,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
 
-from devtools.tiny_checkpoint import builder_main, save_greedy, write_spec
+from devtools.tiny_checkpoint import builder_main, has_spec, save_greedy, write_spec
 from devtools.tiny_model import train_tokenizer
 from pipelines.moderation.text.guard import QWEN3GUARD_PROMPT_CATEGORIES, QWEN3GUARD_RESPONSE_CATEGORIES
 
@@ -110,19 +110,11 @@ def build_tiny_guard(out_dir: str | Path, spec: TinyGuardSpec | None = None) -> 
 
 
 def is_tiny_guard(path: str | Path) -> bool:
-    return (Path(path) / SPEC_FILE).is_file()
+    return has_spec(path, SPEC_FILE)
 
 
 def main(argv: list[str] | None = None) -> None:
-    builder_main(
-        argv,
-        __doc__,
-        what="tiny guard",
-        default_seed=TinyGuardSpec().seed,
-        present=is_tiny_guard,
-        build=lambda out, seed: build_tiny_guard(out, TinyGuardSpec(seed=seed)),
-        logger=logger,
-    )
+    builder_main(argv, __doc__, "tiny guard", TinyGuardSpec, SPEC_FILE, build_tiny_guard, logger)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from transformers import (
     Qwen3VLVideoProcessor,
 )
 
-from devtools.tiny_checkpoint import builder_main, save_greedy, write_spec
+from devtools.tiny_checkpoint import builder_main, has_spec, save_greedy, write_spec
 
 logger = logging.getLogger(__name__)
 SPEC_FILE = "tiny_model_spec.json"  # written last: marks a complete checkpoint
@@ -202,19 +202,11 @@ def build_tiny_checkpoint(out_dir: str | Path, spec: TinyModelSpec | None = None
 
 
 def is_tiny_checkpoint(path: str | Path) -> bool:
-    return (Path(path) / SPEC_FILE).is_file()
+    return has_spec(path, SPEC_FILE)
 
 
 def main(argv: list[str] | None = None) -> None:
-    builder_main(
-        argv,
-        __doc__,
-        what="tiny checkpoint",
-        default_seed=TinyModelSpec().seed,
-        present=is_tiny_checkpoint,
-        build=lambda out, seed: build_tiny_checkpoint(out, TinyModelSpec(seed=seed)),
-        logger=logger,
-    )
+    builder_main(argv, __doc__, "tiny checkpoint", TinyModelSpec, SPEC_FILE, build_tiny_checkpoint, logger)
 
 
 if __name__ == "__main__":
