@@ -6,7 +6,7 @@ Prints, for the shipped policy (``configs/policy.yaml``) and the shipped layers 
 terms + patterns + the zh+en classifier; "all CPU layers"), direction ``input`` unless said otherwise.
 Binary metrics are "flagged by any category" against "has any label"; FPR is over the negatives.
 
-(a) the labelled set of ``evals/labelled.py``: P / R / F1 / FPR per category and overall;
+(a) the labelled set of ``evals/labelled/``: P / R / F1 / FPR per category and overall;
 (b) the public OpenAI moderation test set (``../shared/datasets/openai-moderation``): binary P / R / F1 /
     FPR / AUPRC, and per category where a policy category maps onto its labels. Nothing is tuned on it;
 (c) the classifier's validation split, rebuilt from the manifest's training recipe (COLD dev, held-out
@@ -24,7 +24,6 @@ Binary metrics are "flagged by any category" against "has any label"; FPR is ove
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import gzip
 import json
@@ -32,17 +31,17 @@ import logging
 import os
 import platform
 import random
-import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.moderation_latency import guard_dir, latency_report, long_answers, throughput_report
+from bench.report import COUNT_HEADERS, POLICY_FILE, ROOT, Counts, fired, section, table
+from bench.report import shipped_engine as shipped_engine  # re-exported: the floor tests use it
 from evals.labelled import RULE_CATEGORIES, LabelledText, labelled_set
 from evals.plain_cases import PLAIN_CASES, PlainCase
-from pipelines.moderation.policy.config import Direction, load_policy
+from pipelines.moderation.policy.config import load_policy
 from pipelines.moderation.policy.engine import PolicyEngine
 from pipelines.moderation.text.classifier.layer import ClassifierConfig, ClassifierLayer
 from pipelines.moderation.text.layers import (
@@ -53,8 +52,6 @@ from pipelines.moderation.text.layers import (
     build_text_layers,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-POLICY_FILE = ROOT / "configs" / "policy.yaml"
 DATASETS = ROOT.parent / "shared" / "datasets"
 OPENAI_SET = DATASETS / "openai-moderation" / "samples-1680.jsonl.gz"
 TRAIN_DATA = DATASETS / "moderation-train"
@@ -74,86 +71,11 @@ HARM_CATEGORIES = ("sexual", "sexual/minors", "violence", "hate/harassment", "se
 SEED = 20261125
 
 
-# --- metrics and output ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Counts:
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-    tn: int = 0
-
-    @classmethod
-    def of(cls, truth: Sequence[bool], predicted: Sequence[bool]) -> Counts:
-        pairs = list(zip(truth, predicted, strict=True))
-        return cls(
-            sum(t and p for t, p in pairs),
-            sum(p and not t for t, p in pairs),
-            sum(t and not p for t, p in pairs),
-            sum(not t and not p for t, p in pairs),
-        )
-
-    @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
-
-    @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
-
-    @property
-    def fpr(self) -> float:
-        return self.fp / (self.fp + self.tn) if self.fp + self.tn else 0.0
-
-    def row(self) -> list[object]:
-        return [self.tp + self.fn, self.precision, self.recall, self.f1, self.fpr, self.tp, self.fp, self.fn]
-
-
-COUNT_HEADERS = ["pos", "P", "R", "F1", "FPR", "tp", "fp", "fn"]
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]], left: int = 1) -> str:
-    """A plain-text table; the first ``left`` columns are left-aligned, the rest right-aligned."""
-    cells = [[str(h) for h in headers], *[[fmt(c) for c in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = [
-        "  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
-        for row in cells
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(line.rstrip() for line in lines)
-
-
-def fmt(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value)
-
-
-def section(title: str) -> None:
-    print(f"\n## {title}\n", flush=True)
-
-
-def shipped_engine(policy_file: Path = POLICY_FILE) -> PolicyEngine:
-    """The shipped policy with the shipped CPU layers (what `/v1/moderations` runs without a guard)."""
-    return PolicyEngine(load_policy(policy_file), build_text_layers(LayersConfig()))
-
-
-def fired(engine: PolicyEngine, texts: Sequence[str], direction: Direction = "input") -> list[set[str]]:
-    return [set(engine.check(text, direction).fired) for text in texts]
-
-
 # --- (a) the labelled set --------------------------------------------------------------------------
 
 
 def labelled_report(engine: PolicyEngine, items: list[LabelledText]) -> None:
-    section("(a) labelled set (evals/labelled.py), all CPU layers")
+    section("(a) labelled set (evals/labelled/), all CPU layers")
     kinds: dict[str, int] = {}
     for item in items:
         kinds[f"{item.kind}/{item.language}"] = kinds.get(f"{item.kind}/{item.language}", 0) + 1
@@ -350,124 +272,6 @@ def cascade_report(engine: PolicyEngine, guard: GuardLayer, rows: list[OpenAIRow
         f"{guard.skipped} (outside the band) + {blocked_first} (already blocked by a cheaper layer); "
         f"{time.perf_counter() - started:.1f} s with the tiny guard"
     )
-
-
-# --- (f) latency, (g) throughput ---------------------------------------------------------------------
-
-
-_ANSWER_EN = [
-    "The jacket in the photo is a mid-weight softshell in navy blue with a high collar and two zipped hand "
-    "pockets. The fabric has a slight sheen, which usually means a polyester blend with a durable water "
-    "repellent finish rather than a fully waterproof membrane.",
-    "For daily commuting it should be comfortable between about 5 and 15 degrees Celsius. In heavy rain you "
-    "would want a shell with taped seams; this one is better suited to drizzle and wind.",
-    "Care instructions for this kind of garment are simple: wash it cold on a gentle cycle, skip the fabric "
-    "softener because it clogs the water repellent coating, and tumble dry on low heat to reactivate it.",
-    "If you are choosing between the two sizes, the medium runs slightly long in the sleeves according to "
-    "most reviews, so people between sizes often pick the smaller one and layer a thin fleece underneath.",
-    "Here is a short summary of the order: one pair of running shoes, size 42, delivered by standard "
-    "shipping within three to five working days. Returns are free within thirty days if the shoes are unworn.",
-    "The image shows a kitchen counter with a chopping board, three tomatoes, a bunch of basil and a glass "
-    "bottle of olive oil. The light comes from a window on the left, and the background is slightly blurred.",
-    "To make a simple tomato sauce, warm the oil, add a sliced clove of garlic, then the chopped tomatoes and "
-    "a pinch of salt. Simmer for twenty minutes, tear in the basil at the end and season to taste.",
-    "I cannot see any text or logo on the product that would identify the brand, but the stitching pattern "
-    "and the shape of the toe box are similar to several popular trail running models from recent years.",
-]
-_ANSWER_ZH = [
-    "图片中是一件藏青色的中等厚度软壳外套，立领设计，两侧各有一个带拉链的口袋。面料表面略有光泽，"
-    "通常是涤纶混纺并做了防泼水处理，而不是完全防水的薄膜面料。",
-    "日常通勤的话，这件外套大约适合五到十五摄氏度的天气。如果经常遇到大雨，建议选择压胶密封的冲锋衣；"
-    "这一件更适合小雨和大风天气。",
-    "这类衣服的护理很简单：冷水轻柔洗涤，不要使用柔顺剂，因为柔顺剂会堵塞防泼水涂层，洗后低温烘干可以让涂层恢复效果。",
-    "订单摘要如下：跑鞋一双，四十二码，普通快递三到五个工作日送达。未穿着的商品三十天内可以免费退货。",
-    "图片里是厨房台面，上面有一块砧板、三个番茄、一把罗勒和一瓶橄榄油。光线从左边的窗户照进来，背景略微虚化。",
-    "做简单的番茄酱汁：先把油加热，放入蒜片，再加入切好的番茄和少许盐，小火炖二十分钟，最后撕入罗勒叶，"
-    "按口味调味即可。",
-]
-
-
-def long_answers(rng: random.Random) -> list[str]:
-    """Model-answer-like texts of 1-2 KB (UTF-8): 16 English, 8 Chinese, paragraphs drawn with a seed."""
-    texts = []
-    for pool, count in ((_ANSWER_EN, 16), (_ANSWER_ZH, 8)):
-        for _ in range(count):
-            target = rng.randint(1024, 2048)
-            parts: list[str] = []
-            while len("\n\n".join(parts).encode()) < target:
-                parts.append(rng.choice(pool))
-            texts.append("\n\n".join(parts))
-    return texts
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def time_checks(engine: PolicyEngine, texts: Sequence[str], direction: Direction, prompt: str | None) -> list[float]:
-    for text in texts[:5]:  # warm-up: caches, lazy model state
-        engine.check(text, direction, prompt)
-    times = []
-    for text in texts:
-        started = time.perf_counter()
-        engine.check(text, direction, prompt)
-        times.append(time.perf_counter() - started)
-    return times
-
-
-@contextlib.contextmanager
-def guard_dir(given: Path | None) -> Iterator[Path]:
-    if given is not None:
-        yield given
-        return
-    from devtools.tiny_guard import build_tiny_guard
-
-    with tempfile.TemporaryDirectory(prefix="tiny-guard-") as tmp:
-        started = time.perf_counter()
-        build_tiny_guard(tmp)
-        print(f"built the tiny guard into {tmp} in {time.perf_counter() - started:.1f} s")
-        yield Path(tmp)
-
-
-def latency_report(engines: dict[str, PolicyEngine], short: list[str], long: list[str], guard_texts: int) -> None:
-    section("(f) filter latency per text (engine.check, time.perf_counter, one thread)")
-    print(
-        f"short: the labelled set's and plain cases' texts, direction=input; long: {len(long)} model-answer-like "
-        f"texts of {min(len(t.encode()) for t in long)}-{max(len(t.encode()) for t in long)} bytes, "
-        "direction=output with a prompt"
-    )
-    print(f"the guard row times an evenly spaced subset of {guard_texts} short texts (all long ones)\n")
-    rows = []
-    for name, engine in engines.items():
-        subset = short
-        if "guard" in name and guard_texts < len(short):
-            step = len(short) / guard_texts
-            subset = [short[int(i * step)] for i in range(guard_texts)]
-        for corpus, texts, direction, prompt in (
-            ("short", subset, "input", None),
-            ("long", long, "output", "Describe the product in the photo."),
-        ):
-            times = time_checks(engine, texts, direction, prompt)
-            ms = [t * 1000 for t in times]
-            rows.append([name, corpus, len(texts), percentile(ms, 0.5), percentile(ms, 0.99), statistics.fmean(ms)])
-    print(table(["layers", "texts", "n", "p50 ms", "p99 ms", "mean ms"], rows, left=2))
-
-
-def throughput_report(engine: PolicyEngine, short: list[str], long: list[str]) -> None:
-    section("(g) throughput of the rule layers alone (terms + patterns), one thread")
-    corpora = {"short (labelled x6)": short * 6, "long (answers x40)": long * 40}
-    corpora["mixed"] = [*corpora["short (labelled x6)"], *corpora["long (answers x40)"]]
-    rows = []
-    for name, texts in corpora.items():
-        time_checks(engine, texts[:50], "output", None)
-        started = time.perf_counter()
-        for text in texts:
-            engine.check(text, "output")
-        elapsed = time.perf_counter() - started
-        size = sum(len(t.encode()) for t in texts)
-        rows.append([name, len(texts), elapsed, len(texts) / elapsed, size / elapsed / 1e6])
-    print(table(["corpus", "texts", "seconds", "texts/s", "MB/s"], rows))
 
 
 # --- main ----------------------------------------------------------------------------------------------

@@ -34,16 +34,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CATEGORIES: tuple[str, ...] = (
-    "sexual",
-    "sexual/minors",
-    "violence",
-    "hate/harassment",
-    "self-harm",
-    "illegal",
-    "spam",
-    "pii",
-)
+from evals.categories import POLICY_CATEGORIES
+
+CATEGORIES: tuple[str, ...] = POLICY_CATEGORIES  # the classifier's classes
 FILES: tuple[str, ...] = (
     "cold_train_zh.jsonl.gz",
     "cold_dev_zh.jsonl.gz",

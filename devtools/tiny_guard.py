@@ -11,8 +11,6 @@ Usage: ``python -m devtools.tiny_guard OUT_DIR [--seed N] [--force]``. Determini
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
 
+from devtools.tiny_checkpoint import builder_main, has_spec, save_greedy, write_spec
 from devtools.tiny_model import train_tokenizer
 from pipelines.moderation.text.guard import QWEN3GUARD_PROMPT_CATEGORIES, QWEN3GUARD_RESPONSE_CATEGORIES
 
@@ -103,31 +102,19 @@ def build_tiny_guard(out_dir: str | Path, spec: TinyGuardSpec | None = None) -> 
     tokenizer.chat_template = CHAT_TEMPLATE
     torch.manual_seed(spec.seed)
     model = Qwen3ForCausalLM(build_config(spec, tokenizer)).eval()
-    model.generation_config.eos_token_id = [tokenizer.eos_token_id, tokenizer.pad_token_id]
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.do_sample = False
-    model.save_pretrained(out)
+    save_greedy(model, tokenizer, out)
     tokenizer.save_pretrained(out)
-    (out / SPEC_FILE).write_text(json.dumps(spec.model_dump(), indent=2))
+    write_spec(out, SPEC_FILE, spec)
     logger.info("tiny guard checkpoint written to %s", out)
     return out
 
 
 def is_tiny_guard(path: str | Path) -> bool:
-    return (Path(path) / SPEC_FILE).is_file()
+    return has_spec(path, SPEC_FILE)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--seed", type=int, default=TinyGuardSpec().seed)
-    parser.add_argument("--force", action="store_true", help="rebuild even if a checkpoint exists")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if is_tiny_guard(args.out_dir) and not args.force:
-        logger.info("tiny guard already present at %s", args.out_dir)
-        return
-    build_tiny_guard(args.out_dir, TinyGuardSpec(seed=args.seed))
+    builder_main(argv, __doc__, "tiny guard", TinyGuardSpec, SPEC_FILE, build_tiny_guard, logger)
 
 
 if __name__ == "__main__":

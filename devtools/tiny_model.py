@@ -12,8 +12,6 @@ given seed, so greedy outputs of the checkpoint are reproducible across machines
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 from pathlib import Path
 
@@ -29,7 +27,10 @@ from transformers import (
     Qwen3VLVideoProcessor,
 )
 
+from devtools.tiny_checkpoint import builder_main, has_spec, save_greedy, write_spec
+
 logger = logging.getLogger(__name__)
+SPEC_FILE = "tiny_model_spec.json"  # written last: marks a complete checkpoint
 
 # The special tokens of the Qwen2/Qwen3 tokenizers, in their original order.
 QWEN_SPECIAL_TOKENS = [
@@ -193,31 +194,19 @@ def build_tiny_checkpoint(out_dir: str | Path, spec: TinyModelSpec | None = None
     config = build_config(spec, tokenizer)
     torch.manual_seed(spec.seed)
     model = Qwen3VLForConditionalGeneration(config).eval()
-    model.generation_config.eos_token_id = [tokenizer.eos_token_id, tokenizer.pad_token_id]
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.do_sample = False
-    model.save_pretrained(out)
+    save_greedy(model, tokenizer, out)
     build_processor(spec, tokenizer).save_pretrained(out)
-    (out / "tiny_model_spec.json").write_text(json.dumps(spec.model_dump(), indent=2))
+    write_spec(out, SPEC_FILE, spec)
     logger.info("tiny Qwen3-VL checkpoint written to %s", out)
     return out
 
 
 def is_tiny_checkpoint(path: str | Path) -> bool:
-    return (Path(path) / "tiny_model_spec.json").is_file()
+    return has_spec(path, SPEC_FILE)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--seed", type=int, default=TinyModelSpec().seed)
-    parser.add_argument("--force", action="store_true", help="rebuild even if a checkpoint exists")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if is_tiny_checkpoint(args.out_dir) and not args.force:
-        logger.info("tiny checkpoint already present at %s", args.out_dir)
-        return
-    build_tiny_checkpoint(args.out_dir, TinyModelSpec(seed=args.seed))
+    builder_main(argv, __doc__, "tiny checkpoint", TinyModelSpec, SPEC_FILE, build_tiny_checkpoint, logger)
 
 
 if __name__ == "__main__":

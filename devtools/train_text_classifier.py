@@ -18,7 +18,8 @@ What it does (fixed seeds, so the same data gives the same artifact):
 4. Chooses each category's operating point on the validation split: the threshold with the best F1
    whose false-positive rate stays within that category's budget in every validation source (each real
    file, the synthetic texts), then moves the bias so the operating point scores 0.5.
-5. Chooses the layer's sentence margin on composite validation texts (see :func:`choose_sentence_margin`).
+5. Chooses the layer's sentence margin on composite validation texts (see
+   :func:`devtools.classifier_calibration.choose_sentence_margin`).
 6. Writes ``model.npz`` (plain arrays, no pickle) and ``manifest.json`` (versions, sources with row
    counts and SHA-256, thresholds, validation metrics, training time).
 """
@@ -41,9 +42,17 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
-import devtools.synthetic_moderation
-from devtools.moderation_data import AMBIGUOUS, CATEGORIES, Example, file_sha256, load_corpus, stratified_split
+from devtools.classifier_calibration import (
+    choose_sentence_margin,
+    choose_threshold,
+    composite_texts,
+    evaluate,
+    fpr_group,
+)
+from devtools.moderation_data import CATEGORIES, Example, file_sha256, load_corpus, stratified_split
 from devtools.synthetic_moderation import generate
+from devtools.synthetic_moderation.provenance import NAME as GENERATOR_FILE
+from devtools.synthetic_moderation.provenance import recorded_texts_sha256, source_sha256, texts_sha256
 from pipelines.moderation.text.classifier.features import FeatureSettings, grams, normalise
 from pipelines.moderation.text.classifier.model import (
     FORMAT_VERSION,
@@ -53,9 +62,6 @@ from pipelines.moderation.text.classifier.model import (
     Manifest,
     sha256_file,
 )
-
-GENERATOR_PATH = Path(devtools.synthetic_moderation.__file__)
-GENERATOR_FILE = "devtools/synthetic_moderation.py"
 
 
 class TrainConfig(BaseModel):
@@ -156,14 +162,16 @@ def drop_evaluation_texts(examples: list[Example]) -> list[Example]:
 def validation_examples(data: Path, manifest: Manifest) -> list[Example]:
     """The validation split of the run that made ``manifest``, rebuilt from its recorded recipe.
 
-    Refuses when the data files or the synthetic generator differ from the ones the artifact was
-    trained on: the split would no longer be the one its thresholds were chosen on.
+    Refuses when the data files differ from the ones the artifact was trained on, or the synthetic
+    generator writes other texts: the split would no longer be the one its thresholds were chosen on.
     """
     extra = manifest.model_extra or {}
     config = TrainConfig.model_validate(extra["training"]["config"])
     recorded = {s["file"]: s.get("sha256") for s in extra["sources"]}
-    if recorded.get(GENERATOR_FILE) != file_sha256(GENERATOR_PATH):
-        raise ValueError(f"{GENERATOR_FILE} changed since the artifact was trained: retrain it")
+    generator = next((s for s in extra["sources"] if s["file"] == GENERATOR_FILE), {})
+    expected = recorded_texts_sha256(generator, config.seed, config.synthetic_scale)
+    if expected is None or expected != texts_sha256(generate(config.seed, config.synthetic_scale)):
+        raise ValueError(f"{GENERATOR_FILE} writes other texts than the artifact was trained on: retrain it")
     for file, digest in recorded.items():
         if file != GENERATOR_FILE and file_sha256(data / file) != digest:
             raise ValueError(f"{data / file} differs from the file the artifact was trained on")
@@ -227,150 +235,6 @@ def fit_category(
     return model.coef_[0].astype(np.float32), float(model.intercept_[0])
 
 
-def choose_threshold(p: np.ndarray, y: np.ndarray, groups: np.ndarray, max_fpr: float, min_negatives: int) -> float:
-    """The threshold with the best F1 among those whose false-positive rate is within budget in *every*
-    validation group with ``min_negatives`` negatives (COLD dev, the other real files, the synthetic
-    texts): a budget met only on average would let the easy synthetic negatives hide a real source's
-    false alarms. Ties go to the higher threshold."""
-    best_f1, best_t = -1.0, 0.5
-    checked = [g for g in np.unique(groups) if int((~y & (groups == g)).sum()) >= min_negatives]
-    for t in np.unique(np.round(np.concatenate([np.linspace(0.02, 0.98, 97), p]), 3)):
-        if not 0.02 <= t <= 0.98:
-            continue
-        pred = p >= t
-        if any((pred & ~y & (groups == g)).sum() > max_fpr * (~y & (groups == g)).sum() for g in checked):
-            continue
-        fp = int((pred & ~y).sum())
-        tp = int((pred & y).sum())
-        fn = int((~pred & y).sum())
-        f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-        if f1 > best_f1 or (f1 == best_f1 and t > best_t):
-            best_f1, best_t = f1, float(t)
-    return best_t
-
-
-def _fpr_group(example: Example) -> str:
-    """Each real source file is its own group (tweets, COLD, JADE answers), the synthetic texts one more:
-    a budget met on the mix could still over-block one kind of text."""
-    return example.source
-
-
-def composite_texts(val_rows: list[Example], config: TrainConfig) -> tuple[list[list[int]], np.ndarray]:
-    """Multi-sentence validation texts like the ones the layer windows: validation texts of one language
-    joined (up to ``composite_chars``), either benign parts only, or one positive among benign parts.
-
-    Returns each composite's parts (indices into ``val_rows``) and whether it holds a positive. Seen-family
-    synthetic rows and ambiguous rows take no part.
-    """
-    rng = random.Random(f"{config.seed}:composites")
-    usable = [i for i, e in enumerate(val_rows) if "seen_family" not in e.tags and AMBIGUOUS not in e.tags]
-    # benign parts say nothing unknown (an untargeted profane tweet is no clean negative for `sexual`)
-    benign = {
-        lang: [i for i in usable if not val_rows[i].positives and not val_rows[i].unknown and val_rows[i].lang == lang]
-        for lang in ("en", "zh")
-    }
-    positives = [i for i in usable if val_rows[i].positives and benign[val_rows[i].lang]]
-    parts: list[list[int]] = []
-    labels: list[bool] = []
-    for k in range(2 * config.composites):
-        positive = k % 2 == 0
-        first = rng.choice(positives) if positive else rng.choice(benign[rng.choice(("en", "zh"))])
-        pool = benign[val_rows[first].lang]
-        chosen, size = [first], len(val_rows[first].text)
-        for _ in range(rng.randint(1, 3)):
-            other = rng.choice(pool)
-            if other in chosen:
-                continue
-            if size + len(val_rows[other].text) > config.composite_chars and len(chosen) > 1:
-                break
-            chosen.append(other)
-            size += len(val_rows[other].text) + 1
-        rng.shuffle(chosen)
-        parts.append(chosen)
-        labels.append(positive)
-    return parts, np.array(labels)
-
-
-def choose_sentence_margin(
-    parts: list[list[int]],
-    y: np.ndarray,
-    window_z: np.ndarray,
-    part_z: np.ndarray,
-    margins: list[float],
-    max_fpr: float,
-) -> tuple[float | None, dict[str, dict[str, float]]]:
-    """How much stricter (in logit units) a sentence scored alone must be than its window.
-
-    A composite is flagged when its window's decision value is at least 0 in some category, or one of
-    its parts' values minus the margin is. Scoring parts alone catches one bad sentence among harmless
-    ones; it also gives every sentence its own chance at a false alarm. Among the margins whose FPR on
-    the benign composites is within ``max_fpr``, the one with the best binary F1 wins (ties: the larger
-    margin); "windows only" (None) always competes. F1 alone would not do: at the composites' 1:1
-    prevalence it buys recall with any number of false alarms (margin 0 won at FPR 0.20).
-    """
-    window_hit = (window_z >= 0).any(axis=1)
-    part_max = np.array([part_z[p].max() for p in parts])  # the best (part, category) value per composite
-    candidates: list[tuple[float | None, np.ndarray]] = [(None, window_hit)]
-    candidates += [(m, window_hit | (part_max - m >= 0)) for m in sorted(margins, reverse=True)]
-    report: dict[str, dict[str, float]] = {}
-    best: tuple[float, float | None] = (-1.0, None)
-    for margin, pred in candidates:
-        metrics = binary_metrics(pred, y)
-        report["windows only" if margin is None else f"margin {margin}"] = metrics
-        if metrics["f1"] > best[0] and (margin is None or metrics["fpr"] <= max_fpr):
-            best = (metrics["f1"], margin)
-    return best[1], report
-
-
-def binary_metrics(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    tp, fp = int((pred & y).sum()), int((pred & ~y).sum())
-    fn, tn = int((~pred & y).sum()), int((~pred & ~y).sum())
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    return {
-        "n": tp + fp + fn + tn,
-        "positives": tp + fn,
-        "precision": round(p, 4),
-        "recall": round(r, 4),
-        "f1": round(2 * p * r / (p + r) if p + r else 0.0, 4),
-        "fpr": round(fp / (fp + tn) if fp + tn else 0.0, 4),
-    }
-
-
-def subsets(examples: list[Example]) -> dict[str, np.ndarray]:
-    def mask(predicate) -> np.ndarray:
-        return np.array([predicate(e) for e in examples])
-
-    return {
-        "all": mask(lambda e: True),
-        "cold_dev_zh": mask(lambda e: e.source == "cold_dev_zh"),
-        "real_other": mask(lambda e: e.source not in ("cold_dev_zh", "synthetic")),
-        "synthetic_seen_family": mask(lambda e: "seen_family" in e.tags),
-        "synthetic_unseen_family": mask(lambda e: "unseen_family" in e.tags),
-    }
-
-
-def evaluate(scores: np.ndarray, examples: list[Example]) -> dict[str, object]:
-    """Per-category and "any category" metrics at the 0.5 operating point, overall and by subset."""
-    out: dict[str, object] = {}
-    for name, m in subsets(examples).items():
-        if not m.any():
-            continue
-        chosen = [e for e, keep in zip(examples, m, strict=True) if keep]
-        s = scores[m]
-        per: dict[str, object] = {}
-        for j, category in enumerate(CATEGORIES):
-            known = np.array([category not in e.unknown for e in chosen])
-            y = np.array([category in e.positives for e in chosen])[known]
-            if y.size and y.any():
-                per[category] = binary_metrics(s[known, j] >= 0.5, y)
-        clear = np.array([AMBIGUOUS not in e.tags for e in chosen])
-        y_any = np.array([bool(e.positives) for e in chosen])[clear]
-        per["any"] = binary_metrics((s[clear] >= 0.5).any(axis=1), y_any)
-        out[name] = per
-    return out
-
-
 def train(data: Path, out: Path, config: TrainConfig) -> dict[str, object]:
     started = time.perf_counter()
     examples, sources = split_examples(data, config)
@@ -400,7 +264,7 @@ def train(data: Path, out: Path, config: TrainConfig) -> dict[str, object]:
         # float16 weights are what ships: choose the operating point on the rounded model
         z = x_val[known] @ coef.astype(np.float16).astype(np.float32) + intercept
         p = 1.0 / (1.0 + np.exp(-z))
-        groups = np.array([_fpr_group(e) for e in val_rows])[known]
+        groups = np.array([fpr_group(e) for e in val_rows])[known]
         t = choose_threshold(p, y, groups, config.max_fpr[category], config.min_group_negatives)
         thresholds[category] = t
         bias[j] = intercept - math.log(t / (1.0 - t))
@@ -447,7 +311,8 @@ def train(data: Path, out: Path, config: TrainConfig) -> dict[str, object]:
             {
                 "file": GENERATOR_FILE,
                 "rows": sum(1 for e in examples if e.source == "synthetic"),
-                "sha256": file_sha256(GENERATOR_PATH),
+                "sha256": source_sha256(),
+                "texts_sha256": texts_sha256(generate(config.seed, config.synthetic_scale)),
             }
         ],
         "validation_metrics": metrics,

@@ -1,4 +1,4 @@
-"""The generated image set (evals/images.py) and a small slice of it as a regression test of the image
+"""The generated image set (evals/images/) and a small slice of it as a regression test of the image
 text screens, with floors well under what the full set measures (see bench/image_eval.py)."""
 
 from __future__ import annotations

@@ -1,11 +1,10 @@
-"""The shipped policy on the labelled moderation set (evals/labelled.py): composition, precision, recall,
+"""The shipped policy on the labelled moderation set (evals/labelled/): composition, precision, recall,
 and clean look-alikes that must stay clean."""
 
 from __future__ import annotations
 
 import random
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -22,12 +21,12 @@ from evals.labelled import (
     resident_id,
     wrong_check_resident_id,
 )
-from pipelines.moderation.policy.config import Direction, load_policy
+from pipelines.moderation.policy.config import Direction
 from pipelines.moderation.policy.engine import PolicyEngine
 from pipelines.moderation.text.checksums import cn_resident_id_valid, luhn_valid
 from pipelines.moderation.text.layers import LayersConfig, build_text_layers
+from tests.unit.shipped import rules_engine
 
-ROOT = Path(__file__).resolve().parents[2]
 MIN_POSITIVES_PER_LANGUAGE = 10
 
 # Recall floors are regression guards, not targets: each sits a few items below what the shipped policy
@@ -75,7 +74,7 @@ def measured(items: list[LabelledText]) -> list[LabelledText]:
 
 @pytest.fixture(scope="module")
 def rules() -> PolicyEngine:
-    return PolicyEngine(load_policy(ROOT / "configs" / "policy.yaml"))
+    return rules_engine()
 
 
 @pytest.fixture(scope="module")

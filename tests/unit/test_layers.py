@@ -23,7 +23,7 @@ from pipelines.moderation.images.screeners import (
     build_image_screeners,
     parse_verdict,
 )
-from pipelines.moderation.policy.config import Policy, load_policy
+from pipelines.moderation.policy.config import Policy
 from pipelines.moderation.policy.engine import PolicyEngine
 from pipelines.moderation.text.detectors import DetectContext, Hit
 from pipelines.moderation.text.guard import DEFAULT_CATEGORY_MAP, GuardConfig
@@ -40,13 +40,12 @@ from pipelines.moderation.text.layers import (
     sentence_spans,
 )
 from pipelines.moderation.text.normalize import NormalizedText
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.unit.shipped import shipped_policy
 
 
 @pytest.fixture(scope="module")
 def policy() -> Policy:
-    return load_policy(ROOT / "configs" / "policy.yaml")
+    return shipped_policy()
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,9 @@
-"""Text normalisation (pipelines/moderation/text/normalize.py): each evasion it folds, the exact maps back to
-the original, the generated homoglyph table, and its cost on long adversarial texts."""
+"""Text normalisation (pipelines/moderation/text/normalize.py, folding.py): each evasion it folds, the
+exact maps back to the original, the generated homoglyph table, and its cost on long adversarial texts."""
 
 from __future__ import annotations
 
 import re
-import time
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
@@ -14,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devtools import gen_confusables
-from pipelines.moderation.text import normalize
+from pipelines.moderation.text import folding
 from pipelines.moderation.text.normalize import NormalizedText
+from tests.unit.adversarial import COMMON_ADVERSARIAL, cpu_seconds
 
 RLO, PDF = "\u202e", "\u202c"
 
@@ -157,7 +157,7 @@ def test_every_view_maps_into_the_original_in_order(text: str) -> None:
 
 
 def _table() -> dict[str, str]:
-    return dict(zip(normalize._CONFUSABLE_LATIN[::2], normalize._CONFUSABLE_LATIN[1::2], strict=True))
+    return folding.HOMOGLYPHS
 
 
 def test_homoglyph_table_maps_letters_to_ascii_letters() -> None:
@@ -172,7 +172,7 @@ def test_homoglyph_table_maps_letters_to_ascii_letters() -> None:
 
 def test_homoglyph_block_is_what_the_generator_writes() -> None:
     """The committed block is the generator's output, not a hand edit (its version line included)."""
-    text = Path(normalize.__file__).read_text(encoding="utf-8")
+    text = Path(folding.__file__).read_text(encoding="utf-8")
     block = text[text.index(gen_confusables.BEGIN) : text.index(gen_confusables.END) + len(gen_confusables.END)]
     version = re.search(r"confusables\.txt (\S+) ", block)
     assert version is not None
@@ -200,32 +200,18 @@ def test_generator_reads_the_unicode_format(tmp_path: Path) -> None:
 # --- cost ----------------------------------------------------------------------------------------------
 
 ADVERSARIAL: dict[str, Callable[[int], str]] = {
-    "a*N": lambda n: "a" * n,
-    "tg+spaces": lambda n: "tg" + " " * (n - 2),
-    "digits": lambda n: "1" * n,
+    **COMMON_ADVERSARIAL,
     "mixed": lambda n: ("a1 中-" * n)[:n],
     "separators": lambda n: (".-_ " * n)[:n],
     "leet words": lambda n: ("p0rn " * n)[:n],
     "@ runs": lambda n: ("a@" * n)[:n],
-    "look-alikes": lambda n: ("рorn " * n)[:n],
     "overrides": lambda n: (f"{RLO}nrop " * n)[:n],
-    "emoji": lambda n: ("w🍑" * n)[:n],
     "traditional": lambda n: ("槍支彈藥" * n)[:n],
     "full-width": lambda n: ("ＡＢ１２ " * n)[:n],
     "marks": lambda n: ("e\u0301" * n)[:n],
     "expanding": lambda n: ("ﬁ㎏½" * n)[:n],
 }
 BUDGET_S = 0.1  # for 32,000 characters on one core; typical is 2-15 ms
-
-
-def cpu_seconds(function: Callable[[], object], repeat: int = 3) -> float:
-    """Best-of-``repeat`` CPU time of this thread: other processes on a shared machine do not count."""
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.thread_time()
-        function()
-        best = min(best, time.thread_time() - start)
-    return best
 
 
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))

@@ -38,23 +38,15 @@ from pipelines.moderation.images.nsfw_convert import (
     up_to_date,
     verify_tarball,
 )
-from pipelines.moderation.images.nsfw_export import (
-    assigned_literal,
-    convert_tarball,
-    declared_literal,
-    decode_weights,
-    export_onnx,
-    exported_base64,
-    layer_specs,
-    state_dict,
-    tf_same_padding,
-)
+from pipelines.moderation.images.nsfw_export import convert_tarball, export_onnx
 from pipelines.moderation.images.nsfw_net import KerasGraphNet
+from pipelines.moderation.images.nsfw_package import assigned_literal, declared_literal, exported_base64
 from pipelines.moderation.images.nsfw_policy import NsfwPolicy, NsfwThresholds
-from pipelines.moderation.policy.config import load_policy
+from pipelines.moderation.images.nsfw_topology import layer_specs, tf_same_padding
+from pipelines.moderation.images.nsfw_weights import decode_weights, state_dict
 from tests.dev.nsfw_images import benign_set, generated
+from tests.unit.shipped import shipped_policy
 
-ROOT = Path(__file__).resolve().parents[2]
 MAX_BENIGN_FLAG_RATE = 0.03
 
 
@@ -397,7 +389,7 @@ def test_thresholds_name_only_classes_that_may_flag() -> None:
 
 
 def test_thresholds_must_count_under_the_policy() -> None:
-    policy = load_policy(ROOT / "configs" / "policy.yaml")
+    policy = shipped_policy()
     category_thresholds = {name: category.threshold for name, category in policy.categories.items()}
     NsfwPolicy().check(category_thresholds)
     with pytest.raises(ValueError, match="below"):

@@ -31,10 +31,9 @@ from pipelines.moderation.images.ocr import (
     reading_order,
     to_bgr,
 )
-from pipelines.moderation.policy.config import load_policy
 from pipelines.moderation.policy.engine import PolicyEngine
+from tests.unit.shipped import rules_engine
 
-ROOT = Path(__file__).resolve().parents[2]
 CJK_FONTS = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 
 
@@ -54,7 +53,7 @@ def ocr() -> OcrScreen:
 
 @pytest.fixture(scope="module")
 def engine() -> PolicyEngine:
-    return PolicyEngine(load_policy(ROOT / "configs" / "policy.yaml"))
+    return rules_engine()
 
 
 def compact(text: str) -> str:

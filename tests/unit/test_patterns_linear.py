@@ -4,7 +4,6 @@ detectors.py, policy ``scan``)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from pipelines.moderation.policy.config import Policy, load_policy
 from pipelines.moderation.policy.engine import PolicyEngine
 from pipelines.moderation.text.detectors import DetectContext, PatternDetector, TermDetector
 from pipelines.moderation.text.normalize import NormalizedText
+from tests.unit.adversarial import COMMON_ADVERSARIAL, cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = load_policy(ROOT / "configs" / "policy.yaml")
@@ -24,9 +24,7 @@ BUDGET_S = 0.05  # the issue's bound, per pattern and for the rule layer, in CPU
 RLO = "\u202e"
 
 ADVERSARIAL: dict[str, Callable[[int], str]] = {
-    "a*N": lambda n: "a" * n,
-    "tg+spaces": lambda n: "tg" + " " * (n - 2),
-    "digits": lambda n: "1" * n,
+    **COMMON_ADVERSARIAL,
     "spaced digits": lambda n: ("1 " * n)[:n],
     "mixed": lambda n: ("a1 中-@." * n)[:n],
     "separators": lambda n: ("-_. :" * n)[:n],
@@ -49,20 +47,8 @@ ADVERSARIAL: dict[str, Callable[[int], str]] = {
     "ids": lambda n: ("11010519491231002X," * n)[:n],
     "terms": lambda n: ("加微信" * n)[:n],
     "leet terms": lambda n: ("p0rn " * n)[:n],
-    "look-alikes": lambda n: ("рorn " * n)[:n],
     "overrides": lambda n: (f"{RLO}tahcew dda " * n)[:n],
-    "emoji": lambda n: ("w🍑" * n)[:n],
 }
-
-
-def cpu_seconds(function: Callable[[], object], repeat: int = 3) -> float:
-    """Best-of-``repeat`` CPU time of this thread: other processes on a shared machine do not count."""
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.thread_time()
-        function()
-        best = min(best, time.thread_time() - start)
-    return best
 
 
 def single_pattern_policy(category: str, spec: Any) -> Policy:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -18,12 +17,11 @@ from pipelines.moderation.images.qr import (
     decode_payload,
     gtin_valid,
 )
-from pipelines.moderation.policy.config import Policy, load_policy
+from pipelines.moderation.policy.config import Policy
 from pipelines.moderation.policy.engine import PolicyEngine
 from pipelines.moderation.text.detectors import DetectContext
 from pipelines.moderation.text.normalize import NormalizedText
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.unit.shipped import rules_engine
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +31,7 @@ def codes() -> CodeScreen:
 
 @pytest.fixture(scope="module")
 def engine() -> PolicyEngine:
-    return PolicyEngine(load_policy(ROOT / "configs" / "policy.yaml"))
+    return rules_engine()
 
 
 def qr_image(payload: str, scale: int = 6) -> Image.Image:

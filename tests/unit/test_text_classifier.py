@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from devtools.train_text_classifier import tfidf_matrix
-from pipelines.moderation.policy.config import Policy, load_policy
+from pipelines.moderation.policy.config import Policy
 from pipelines.moderation.policy.engine import PolicyEngine
 from pipelines.moderation.text.classifier.features import FeatureSettings, grams, normalise
 from pipelines.moderation.text.classifier.layer import DEFAULT_CATEGORIES, ClassifierConfig, ClassifierLayer
@@ -28,8 +28,8 @@ from pipelines.moderation.text.classifier.model import (
 )
 from pipelines.moderation.text.detectors import DetectContext
 from pipelines.moderation.text.normalize import NormalizedText
+from tests.unit.shipped import shipped_policy
 
-ROOT = Path(__file__).resolve().parents[2]
 MAX_ARTIFACT_BYTES = 25_000_000
 
 
@@ -41,7 +41,7 @@ def layer() -> ClassifierLayer:
 
 @pytest.fixture(scope="module")
 def policy() -> Policy:
-    return load_policy(ROOT / "configs" / "policy.yaml")
+    return shipped_policy()
 
 
 def _top(layer: ClassifierLayer, text: str) -> dict[str, float]:
@@ -270,6 +270,20 @@ def test_sentence_margin_is_chosen_on_composites() -> None:
     window_z = np.array([[1.0, -1], [1, -1], [-1, -1], [-1, -1]])
     margin, _ = choose_sentence_margin(parts, y, window_z, part_z, [0.0], max_fpr=1.0)
     assert margin is None
+
+
+def test_the_generator_still_writes_the_texts_the_shipped_artifact_was_trained_on() -> None:
+    """The validation split is rebuilt from the manifest's recipe: the synthetic texts must be the same."""
+    from devtools.synthetic_moderation import generate
+    from devtools.synthetic_moderation.provenance import NAME, recorded_texts_sha256, texts_sha256
+
+    manifest = json.loads((DEFAULT_ARTIFACT / MANIFEST_FILE).read_text(encoding="utf-8"))
+    config = manifest["training"]["config"]
+    entry = next(s for s in manifest["sources"] if s["file"] == NAME)
+    expected = recorded_texts_sha256(entry, config["seed"], config["synthetic_scale"])
+    assert expected == texts_sha256(generate(config["seed"], config["synthetic_scale"]))
+    assert recorded_texts_sha256({"sha256": "an unknown generator"}, config["seed"], 1.0) is None
+    assert recorded_texts_sha256({"texts_sha256": "abc"}, 0, 1.0) == "abc"
 
 
 def test_the_shipped_config_reports_only_the_default_categories() -> None:

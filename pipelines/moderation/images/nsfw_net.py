@@ -46,28 +46,26 @@ class ZeroPaddingSpec(_Spec):
     padding: Padding = Field(description="((top, bottom), (left, right)).")
 
 
-class ConvSpec(_Spec):
+class _ConvolutionSpec(_Spec):
+    """What a plain and a depthwise convolution share."""
+
+    channels: int = Field(gt=0, description="Input channels (Keras infers them; a module needs them).")
+    kernel_size: tuple[int, int]
+    strides: tuple[int, int]
+    dilation_rate: tuple[int, int]
+    padding: Padding = Field(description="Zeros added before the convolution: ((top, bottom), (left, right)).")
+    use_bias: bool
+    activation: Activation
+
+
+class ConvSpec(_ConvolutionSpec):
     kind: Literal["Conv2D"] = "Conv2D"
-    channels: int = Field(gt=0, description="Input channels (Keras infers them; a module needs them).")
     filters: int = Field(gt=0)
-    kernel_size: tuple[int, int]
-    strides: tuple[int, int]
-    dilation_rate: tuple[int, int]
-    padding: Padding = Field(description="Zeros added before the convolution: ((top, bottom), (left, right)).")
-    use_bias: bool
-    activation: Activation
 
 
-class DepthwiseConvSpec(_Spec):
+class DepthwiseConvSpec(_ConvolutionSpec):
     kind: Literal["DepthwiseConv2D"] = "DepthwiseConv2D"
-    channels: int = Field(gt=0, description="Input channels (Keras infers them; a module needs them).")
     depth_multiplier: int = Field(gt=0)
-    kernel_size: tuple[int, int]
-    strides: tuple[int, int]
-    dilation_rate: tuple[int, int]
-    padding: Padding = Field(description="Zeros added before the convolution: ((top, bottom), (left, right)).")
-    use_bias: bool
-    activation: Activation
 
 
 class BatchNormSpec(_Spec):

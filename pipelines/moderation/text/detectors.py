@@ -14,7 +14,7 @@ Decisions:
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -97,11 +97,7 @@ class TermDetector:
     def detect(self, text: NormalizedText, context: DetectContext) -> list[Hit]:
         if self.empty:
             return overflow_hits(text, self.scan, self.name)
-        spans = self._spans(text)
-        if text.visual is not None:
-            spans |= {(c, *text.visual_span(s, e)) for c, s, e in self._spans(text.visual)}
-        hits = [Hit(c, s, e, RULE_SCORE, self.name, text.original[s:e]) for c, s, e in sorted(spans)]
-        return hits + overflow_hits(text, self.scan, self.name)
+        return _rule_hits(text, self._spans, self.scan, self.name)
 
     def _spans(self, text: NormalizedText) -> set[tuple[str, int, int]]:
         limit = _scan_limit(text, self.scan)
@@ -220,6 +216,18 @@ class _Pattern:
     group: int
 
 
+def _rule_hits(
+    text: NormalizedText, spans_of: Callable[[NormalizedText], set[tuple[str, int, int]]], scan: ScanLimits, name: str
+) -> list[Hit]:
+    """A rule detector's hits: its spans in the text and in the text as displayed (overridden runs
+    reversed), in original indices, then the hits for what the scan limits left unread."""
+    spans = spans_of(text)
+    if text.visual is not None:
+        spans |= {(c, *text.visual_span(s, e)) for c, s, e in spans_of(text.visual)}
+    hits = [Hit(c, s, e, RULE_SCORE, name, text.original[s:e]) for c, s, e in sorted(spans)]
+    return hits + overflow_hits(text, scan, name)
+
+
 class PatternDetector:
     """RE2 patterns on the folded text (full-width forms ASCII, zero-width removed), with validators.
 
@@ -248,11 +256,7 @@ class PatternDetector:
             self.prefilter.Compile()
 
     def detect(self, text: NormalizedText, context: DetectContext) -> list[Hit]:
-        spans = self._spans(text)
-        if text.visual is not None:
-            spans |= {(c, *text.visual_span(s, e)) for c, s, e in self._spans(text.visual)}
-        hits = [Hit(c, s, e, RULE_SCORE, self.name, text.original[s:e]) for c, s, e in sorted(spans)]
-        return hits + overflow_hits(text, self.scan, self.name)
+        return _rule_hits(text, self._spans, self.scan, self.name)
 
     def _spans(self, text: NormalizedText) -> set[tuple[str, int, int]]:
         if not self.patterns:

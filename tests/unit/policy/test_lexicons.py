@@ -11,23 +11,11 @@ import pytest
 
 from pipelines.moderation.policy.config import CategoryPolicy, Policy, load_policy, read_term_file
 from pipelines.moderation.policy.engine import PolicyEngine
+from tests.unit.policy.helpers import LEXICONS
 
-ROOT = Path(__file__).resolve().parents[2]
-POLICY_FILE = ROOT / "configs" / "policy.yaml"
-LEXICONS = ROOT / "configs" / "lexicons"
 RLO, PDF = "\u202e", "\u202c"
 # Fewest phrases per category and language: a list this short is the "ten terms" the lexicons replaced.
 MIN_TERMS = 20
-
-
-@pytest.fixture(scope="module")
-def policy() -> Policy:
-    return load_policy(POLICY_FILE)
-
-
-@pytest.fixture(scope="module")
-def engine(policy: Policy) -> PolicyEngine:
-    return PolicyEngine(policy)
 
 
 def fired(engine: PolicyEngine, text: str) -> set[str]:
