@@ -43,7 +43,7 @@ system-packages:
 # nsfwjs@4.4.0 from the npm registry (MIT), converted by our own code into an ONNX model (never committed)
 nsfw-model: $(NSFW_MODEL)
 
-$(NSFW_MODEL): $(VENV)/.installed pipelines/moderation/images/nsfw_convert.py pipelines/moderation/images/nsfw_export.py
+$(NSFW_MODEL): $(VENV)/.installed $(wildcard pipelines/moderation/images/nsfw_*.py)
 	$(PY) -m pipelines.moderation.images.nsfw_convert convert
 
 $(VENV)/.installed: requirements.lock requirements-nodeps.lock pyproject.toml

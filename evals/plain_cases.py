@@ -2,7 +2,7 @@
 and benign texts that look like it.
 
 Written for evaluation only, apart from the classifier's training templates
-(``devtools/synthetic_moderation.py``): nothing here is trained on, and the wording was chosen not to
+(``devtools/synthetic_moderation/``): nothing here is trained on, and the wording was chosen not to
 repeat those templates. The first seven positives are the misses quoted in issue 13.
 
 ``categories`` is what a careful reviewer would give the text (empty for benign); the metrics that
