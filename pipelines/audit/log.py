@@ -16,10 +16,9 @@ import logging
 import secrets
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Unpack
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
@@ -28,7 +27,7 @@ from pipelines.audit.config import AuditConfig
 from pipelines.audit.journal import Journal, Segment, read_lines
 from pipelines.audit.record import AuditRecord
 from pipelines.audit.stats import AuditStats, StatsWindow
-from pipelines.audit.store import AuditStore, describe_error
+from pipelines.audit.store import AuditStore, DecisionFilters, describe_error
 
 logger = logging.getLogger(__name__)
 
@@ -116,34 +115,14 @@ class AuditLog:
             error = "audit writer thread is not running"
         return {"ok": error is None, "pending": self._journal.pending, "last_error": error}
 
-    def query(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        category: str | None = None,
-        action: str | None = None,
-        direction: str | None = None,
-        request_id: str | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> tuple[list[AuditRecord], str | None]:
-        """Committed records, newest first (``created_at``, then ``id``).
+    def query(self, **filters: Unpack[DecisionFilters]) -> tuple[list[AuditRecord], str | None]:
+        """Committed records, newest first (``created_at``, then ``id``): ``AuditStore.query``'s filters.
 
         ``since`` is inclusive, ``until`` exclusive, both timezone-aware. ``limit`` is capped at
         ``config.max_query_limit``. Pass the returned cursor back for the next page; None means
         last page. Runs on the caller's thread (it is a database round trip).
         """
-        return self._store.query(
-            since=since,
-            until=until,
-            category=category,
-            action=action,
-            direction=direction,
-            request_id=request_id,
-            limit=limit,
-            cursor=cursor,
-        )
+        return self._store.query(**filters)
 
     def stats(self, window: StatsWindow) -> AuditStats:
         """Committed decisions counted per bucket of ``window`` by the database; on the caller's thread."""

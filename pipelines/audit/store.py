@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, TypedDict, get_args
 from urllib.parse import quote, quote_plus
 
 from sqlalchemy import ColumnElement, Connection, Engine, and_, create_engine, insert, inspect, or_, select, text
@@ -128,6 +128,19 @@ def _existing_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
 
 def _row_record(row: RowMapping) -> AuditRecord:
     return AuditRecord.model_validate(dict(row))
+
+
+class DecisionFilters(TypedDict, total=False):
+    """The keyword filters of ``AuditStore.query``, for the wrappers that pass them through."""
+
+    since: datetime | None
+    until: datetime | None
+    category: str | None
+    action: str | None
+    direction: str | None
+    request_id: str | None
+    limit: int
+    cursor: str | None
 
 
 class AuditStore:

@@ -25,24 +25,12 @@ import pytest
 from PIL import Image
 
 import jobs.batch_moderate.worker as worker_module
-from jobs.batch_moderate import (
-    CORRUPT_SUFFIX,
-    DEFAULT_PROMPT,
-    OUTPUT_SCHEMA,
-    InputRow,
-    JobConfig,
-    ModerationWorker,
-    ResultRow,
-    WorkerSettings,
-    build_job_config,
-    build_parser,
-    job_config_from_serve,
-    main,
-    part_name,
-    scan_output,
-    write_part,
-)
-from jobs.batch_moderate.settings import SERVE_IMPORT_PATH
+from jobs.batch_moderate import JobConfig, build_job_config, job_config_from_serve, main
+from jobs.batch_moderate.job import build_parser
+from jobs.batch_moderate.rows import OUTPUT_SCHEMA, InputRow, ResultRow
+from jobs.batch_moderate.settings import CORRUPT_SUFFIX, DEFAULT_PROMPT, SERVE_IMPORT_PATH, WorkerSettings
+from jobs.batch_moderate.store import part_name, scan_output, write_part
+from jobs.batch_moderate.worker import ModerationWorker
 from pipelines.audit import AuditConfig
 from pipelines.core.errors import ServiceError
 from pipelines.core.types import GenerationResult
