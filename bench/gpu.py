@@ -16,7 +16,7 @@ installed). Printed, as a markdown report and, with ``--json``, one JSON line la
 
 ``python -m bench.engine --gpu [--quick]`` (``--quick``: one round per level, fits in 6 minutes on
 an H200); ``python -m bench.gpu --small`` runs the whole script on the CPU with the tiny
-architecture (what ``tests/unit/test_bench_gpu.py`` does).
+architecture (what ``tests/unit/bench/test_bench_gpu.py`` does).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The README's configuration reference, generated from the typed config so it cannot drift.
 
 ``python -m serve_app.ops.config_doc`` prints it; ``--write README.md`` replaces the text between the
-README's ``config-reference`` markers. ``tests/unit/test_config_doc.py`` fails when they differ.
+README's ``config-reference`` markers. ``tests/unit/serve_app/ops/test_config_doc.py`` fails when they differ.
 """
 
 from __future__ import annotations

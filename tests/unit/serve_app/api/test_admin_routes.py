@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from pipelines.audit import AuditRecord
+from tests.unit.audit.test_audit import make_record
 from tests.unit.serve_app.api.test_routes import call
 from tests.unit.serve_app.fakes import BLOCKED_TERM, FakePolicy
-from tests.unit.test_audit import make_record
 
 # Far from other tests' records in the session's shared store: exact counts stay exact.
 T0 = datetime(2031, 3, 4, 10, 0, tzinfo=UTC)

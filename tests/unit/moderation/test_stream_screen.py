@@ -16,7 +16,7 @@ from pipelines.moderation.text.guard import GuardConfig
 from pipelines.moderation.text.layers import CascadeConfig, GuardLayer, GuardLayerConfig
 from pipelines.moderation.text.normalize import NormalizedText
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 APPROVE_CHARS = 256
 
 

@@ -10,7 +10,7 @@ import pytest
 from pipelines.inputs.remote import (
     RemoteFetchConfig,
 )
-from tests.unit.remote_fetch.loopback import ServerState, config, expect_error
+from tests.unit.inputs.remote_fetch.loopback import ServerState, config, expect_error
 
 # --- off by default, URL checks --------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from pipelines.moderation.setup import PolicySettings, configured_policy, policy
 from pipelines.moderation.text.detectors import Hit
 from pipelines.moderation.text.layers import LayersConfig, ProfanityConfig, ProfanityLayer
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -263,7 +263,7 @@ def test_database_outage_follows_the_fail_mode_and_shows_in_health(
 
 
 def test_the_policy_digest_follows_every_run_time_change() -> None:
-    policy_file = str(Path(__file__).resolve().parents[2] / "configs" / "policy.yaml")
+    policy_file = str(Path(__file__).resolve().parents[3] / "configs" / "policy.yaml")
     base = configured_policy(PolicySettings(policy_file=policy_file))
     layers = LayersConfig()
     digest = policy_digest(base, layers)

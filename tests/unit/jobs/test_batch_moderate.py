@@ -39,7 +39,7 @@ from pipelines.engine.vlm import VLMEngine
 from pipelines.inputs.validation import ValidationLimits, validate_chat_request
 from pipelines.moderation.policy.config import load_policy
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SERVE_CONFIG = ROOT / "configs" / "cpu.yaml"
 POLICY_FILE = ROOT / "configs" / "policy.yaml"
 MAX_TOKENS = 8

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 SERVE_BUILT_INS = {"ray_serve_num_http_requests_total", "ray_serve_num_http_error_requests_total"}
 
 

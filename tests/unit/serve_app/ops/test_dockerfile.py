@@ -19,7 +19,7 @@ from serve_app.ops.launch import DEFAULT_METRICS_PORT, effective_config, ingress
 from serve_app.ops.preflight import ConfigError, check_config_data, read_config
 from serve_app.ops.ray_auth import AUTH_MODE_ENV, TOKEN_ENV
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 
 

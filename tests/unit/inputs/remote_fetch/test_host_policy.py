@@ -18,7 +18,7 @@ from pipelines.inputs.remote import (
     is_remote_url,
     normalize_host,
 )
-from tests.unit.remote_fetch.loopback import PUBLIC_NAME, expect_error, fake_resolver
+from tests.unit.inputs.remote_fetch.loopback import PUBLIC_NAME, expect_error, fake_resolver
 
 # --- pure helpers ----------------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from pipelines.audit import store as store_module
 from pipelines.audit.store import AuditStore
 from pipelines.core.secrets import SecretSourceError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 FAST = {"flush_interval_s": 0.02, "retry_initial_s": 0.01, "retry_max_s": 0.05, "fsync": False}
 WAIT_S = 10.0

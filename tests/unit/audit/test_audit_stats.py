@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from pipelines.audit import AuditLog
 from pipelines.audit.stats import AuditStats, StatsRangeError, StatsWindow
-from tests.unit.test_audit import T0, WAIT_S, make_config, make_record
+from tests.unit.audit.test_audit import T0, WAIT_S, make_config, make_record
 
 HOUR = timedelta(hours=1)
 TICK = timedelta(microseconds=1)

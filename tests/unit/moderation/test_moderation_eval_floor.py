@@ -21,7 +21,7 @@ from bench.moderation_eval import Counts, shipped_engine
 from evals.plain_cases import PLAIN_CASES
 from pipelines.moderation.text.classifier.model import DEFAULT_ARTIFACT, TextClassifier
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TRAIN_DATA = ROOT.parent / "shared" / "datasets" / "moderation-train"
 
 # the shipped config (rules + the classifier's hate/harassment, sexual, sexual/minors and self-harm

@@ -11,7 +11,7 @@ from ray.serve.schema import ServeDeploySchema
 from pipelines.engine.vlm import EngineConfig
 from serve_app.config import AppArgs
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 @pytest.mark.parametrize("name", ["serve.yaml", "cpu.yaml", "canary.yaml"])

@@ -17,7 +17,7 @@ from pipelines.moderation.text.detectors import DetectContext, PatternDetector, 
 from pipelines.moderation.text.normalize import NormalizedText
 from tests.unit.adversarial import COMMON_ADVERSARIAL, cpu_seconds
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = load_policy(ROOT / "configs" / "policy.yaml")
 N = 32_000
 BUDGET_S = 0.05  # the bound, per pattern and for the rule layer, in CPU seconds of one core

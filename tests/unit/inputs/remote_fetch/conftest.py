@@ -8,7 +8,7 @@ from http.server import ThreadingHTTPServer
 
 import pytest
 
-from tests.unit.remote_fetch.loopback import Handler, ServerState
+from tests.unit.inputs.remote_fetch.loopback import Handler, ServerState
 
 
 @pytest.fixture(scope="module")

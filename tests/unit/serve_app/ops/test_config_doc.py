@@ -6,7 +6,7 @@ from pathlib import Path
 
 from serve_app.ops.config_doc import BEGIN, END, render
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def test_readme_config_reference_is_up_to_date() -> None:

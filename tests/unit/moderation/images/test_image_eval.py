@@ -17,7 +17,7 @@ from pipelines.moderation.policy.config import load_policy
 from pipelines.moderation.policy.engine import PolicyEngine
 from pipelines.moderation.text.checksums import cn_resident_id_valid
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 SEED = 7
 SLICE_GROUPS = ("ad/zh", "ad/en", "contact/zh", "id_number/zh", "id_number/en", "label/zh", "label/en", "picture")
 SLICE_PER_GROUP = 2

@@ -11,7 +11,7 @@ import pytest
 
 from pipelines.moderation.policy.config import CategoryPolicy, Policy, load_policy, read_term_file
 from pipelines.moderation.policy.engine import PolicyEngine
-from tests.unit.policy.helpers import LEXICONS
+from tests.unit.moderation.policy.helpers import LEXICONS
 
 RLO, PDF = "\u202e", "\u202c"
 # Fewest phrases per category and language: a list this short is the "ten terms" the lexicons replaced.

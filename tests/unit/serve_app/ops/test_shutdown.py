@@ -12,7 +12,7 @@ from ray.serve.schema import ServeDeploySchema
 from serve_app.config import IngressUserConfig
 from serve_app.ops import shutdown
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def _details(config_file: str = "cpu.yaml", status: str = "DeploymentStatus.HEALTHY") -> dict:

@@ -10,7 +10,7 @@ import pytest
 from pipelines.moderation.policy.config import Policy
 from pipelines.moderation.policy.engine import PolicyDecision, PolicyEngine
 from pipelines.moderation.text.detectors import Hit
-from tests.unit.policy.helpers import CATEGORIES, MODEL_ONLY_CATEGORIES, ZW, StubLayer, make_policy
+from tests.unit.moderation.policy.helpers import CATEGORIES, MODEL_ONLY_CATEGORIES, ZW, StubLayer, make_policy
 
 # --- actions -------------------------------------------------------------------------------------------
 

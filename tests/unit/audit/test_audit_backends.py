@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from pipelines.audit import AuditLog
+from tests.unit.audit.test_audit import T0, WAIT_S, make_config, make_record
 from tests.unit.sql_servers import mariadb_server, postgres_server
-from tests.unit.test_audit import T0, WAIT_S, make_config, make_record
 
 DB_PASSWORD = "pg-p@ss:w/rd%"
 # what each server answers a wrong password with

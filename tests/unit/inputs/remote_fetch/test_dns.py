@@ -16,7 +16,7 @@ from pipelines.inputs.remote import (
     RemoteFetchConfig,
     fetch_image,
 )
-from tests.unit.remote_fetch.loopback import (
+from tests.unit.inputs.remote_fetch.loopback import (
     PARAM,
     PNG,
     PUBLIC_NAME,

@@ -13,7 +13,7 @@ from pipelines.core.errors import PayloadTooLargeError
 from pipelines.inputs.remote import (
     fetch_image,
 )
-from tests.unit.remote_fetch.loopback import (
+from tests.unit.inputs.remote_fetch.loopback import (
     BIG_TOTAL,
     PARAM,
     PNG,

@@ -11,7 +11,7 @@ from pipelines.moderation.policy.config import load_policy
 from pipelines.moderation.policy.engine import PolicyEngine
 from pipelines.moderation.text.checksums import cn_resident_id_valid, luhn_valid
 
-POLICY_FILE = Path(__file__).resolve().parents[2] / "configs" / "policy.yaml"
+POLICY_FILE = Path(__file__).resolve().parents[3] / "configs" / "policy.yaml"
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from pipelines.moderation.policy.config import Policy, load_policy
 from pipelines.moderation.policy.engine import PolicyEngine
 from pipelines.moderation.text.normalize import NormalizedText
-from tests.unit.policy.helpers import CATEGORIES, MODEL_ONLY_CATEGORIES, ZW, make_policy
+from tests.unit.moderation.policy.helpers import CATEGORIES, MODEL_ONLY_CATEGORIES, ZW, make_policy
 from tests.unit.shipped import POLICY_FILE, ROOT
 
 # --- the policy file ---------------------------------------------------------------------------------
