@@ -230,3 +230,48 @@ def test_every_tab_fits_the_viewport_without_sideways_scrolling(page: Page, view
         page.wait_for_load_state("networkidle")
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{tab} is {overflow}px wider than a {viewport['width']}px viewport"
+
+
+def test_a_decision_with_kept_content_shows_its_spans_marked_and_its_image_boxes(page: Page) -> None:
+    """The shared service keeps digests only, so this record (as a policy with `audit_keep_content: true`
+    writes it) is served to the page in place of the API's answer: the rendering is what is tested."""
+    record = {
+        "id": "0" * 31 + "1",
+        "request_id": "kept-content-request",
+        "created_at": "2026-12-02T06:00:00Z",
+        "direction": "input",
+        "action": "flag",
+        "categories": ["spam"],
+        "scores": {"spam": 1.0},
+        "policy_version": "test",
+        "model": None,
+        "digest": "hmac-sha256",
+        "content_sha256": "a" * 64,
+        "content": "Great bag, add wechat shop8899 today",
+        "extra": {
+            "app_version": "0.1.0",
+            "categories": {"spam": {"action": "flag", "layers": ["patterns"], "spans": [[15, 30, "patterns"]]}},
+            "images": [
+                {
+                    "image_index": 0,
+                    "category": "spam",
+                    "source": "ocr",
+                    "layer": "terms",
+                    "score": 1.0,
+                    "boxes": [[[10.0, 10.0], [200.0, 10.0], [200.0, 40.0], [10.0, 40.0]]],
+                    "text": "add wechat",
+                }
+            ],
+        },
+    }
+    page.route(
+        "**/v1/moderation/decisions?*",
+        lambda route: route.fulfill(json={"object": "list", "data": [record], "next_cursor": None}),
+    )
+    signed_in(page)
+    page.locator("#decisions-table tbody tr").first.press("Enter")
+    detail = page.locator("#decision-detail")
+    expect(detail.locator("mark[data-category=spam]").first).to_have_text("wechat shop8899")
+    expect(detail.locator("figure[data-image-index='0'] polygon[data-category=spam]")).to_have_count(1)
+    expect(detail).to_contain_text("add wechat")
+    expect(detail.locator("tr.fired[data-category=spam]")).to_contain_text("patterns")
