@@ -7,6 +7,10 @@ Decisions:
   and a newline between rows, so a term broken over two lines ("加微" / "信") or two boxes of one row
   is still one match for the term layer (which ignores separators) and the patterns (whose ``\\s``
   spans the break). Each hit's span is then mapped back to the lines it covers.
+* The joined text is screened twice when :func:`ocr_misreadings` changes it: as read, and with the
+  recogniser's systematic misreadings undone (an underscore in a handle read as a space, ``$`` read as
+  ``s``). The second copy has the same length, so its hits map to the same lines; undoing a
+  misreading that was not one can only lose matches of that copy, and the text as read still has them.
 * Each code's payload is screened on its own: two codes' payloads are not one message.
 * A hit about a whole text (a classifier's verdict, ``start == end``) covers every line.
 * Hits go to the policy engine as whole-input hits (``start == end == 0``), like every image
@@ -21,6 +25,7 @@ Decisions:
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -161,6 +166,23 @@ def join_lines(lines: Sequence[OcrLine]) -> JoinedText:
     return JoinedText("".join(parts), tuple(spans))
 
 
+# A space the recogniser read where an underscore joins a handle ("bag_vip61956" read "bag vip61956",
+# "bag- vip61956": the low stroke looks like a gap): a word, one space, then a token with a digit.
+_SPLIT_HANDLE = re.compile(r"(?<![A-Za-z0-9_])([A-Za-z]{1,20}[-_]?) (?=[-_]?[A-Za-z0-9]{0,40}[0-9])")
+# A dollar sign read as s or S right before a number ("Only s9.99!!!").
+_DOLLAR_AS_S = re.compile(r"(?<![A-Za-z0-9_])[sS](?=[0-9])")
+
+
+def ocr_misreadings(text: str) -> str:
+    """``text`` with the recogniser's systematic misreadings undone, character for character (same
+    length, so a hit's span is a span of ``text`` too): an underscore read as a space inside a handle,
+    a dollar sign read as s. The screens check both texts; a misreading undone where there was none
+    ("Mobile 16026908128" -> "Mobile_16026908128") only loses matches of this copy, never of the text
+    as read."""
+    priced = _DOLLAR_AS_S.sub("$", text)
+    return _SPLIT_HANDLE.sub(lambda match: match.group(1) + "_", priced)
+
+
 def lines_of_span(joined: JoinedText, start: int, end: int) -> tuple[int, ...]:
     """The lines a [start, end) span of the joined text overlaps; every line for a whole-text span."""
     if end <= start:
@@ -193,8 +215,12 @@ def screen_ocr_lines(
     if not lines:
         return []
     joined = join_lines(lines)
+    found = _run_checks(joined.text, checks, thresholds)
+    misread = ocr_misreadings(joined.text)
+    if misread != joined.text:
+        found += _run_checks(misread, checks, thresholds)
     hits = []
-    for hit in _run_checks(joined.text, checks, thresholds):
+    for hit in found:
         covered = lines_of_span(joined, hit.start, hit.end)
         hits.append(
             ImageTextHit(

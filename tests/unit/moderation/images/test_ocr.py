@@ -18,6 +18,7 @@ from pipelines.moderation.images.image_text import (
     bounded_source,
     join_lines,
     lines_of_span,
+    ocr_misreadings,
     policy_checks,
     policy_thresholds,
     screen_ocr_lines,
@@ -27,6 +28,8 @@ from pipelines.moderation.images.ocr import (
     OcrLine,
     OcrScreen,
     canvas_layout,
+    ctc_decode,
+    lengthened,
     quad_rect,
     reading_order,
     to_bgr,
@@ -187,13 +190,13 @@ def test_deadline_stops_recognition_between_batches(
     stops within one batch of the deadline, and the lines read so far are returned."""
     image, _ = page(cjk_font, [(f"line number {i}", (40, 10 + i * 46), 28) for i in range(10)], size=(640, 480))
     detection = _detection_time(ocr, image)
-    real = ocr.recognizer
+    real = ocr._read_lines
 
-    def slow(images: list[np.ndarray]) -> tuple[list[tuple[str, float]], float]:
+    def slow(images: list[np.ndarray]) -> list[tuple[str, float]]:
         time.sleep(0.4)
         return real(images)
 
-    monkeypatch.setattr(ocr, "recognizer", slow)
+    monkeypatch.setattr(ocr, "_read_lines", slow)
     budget = 2 * detection + 1.0
     started = time.monotonic()
     result = ocr.read(image, deadline=started + budget)
@@ -207,6 +210,89 @@ def _detection_time(screen: OcrScreen, image: Image.Image) -> float:
     started = time.monotonic()
     screen.detector(to_bgr(image))
     return time.monotonic() - started
+
+
+# --- decoding: spaces the recogniser nearly wrote ----------------------------------------------------
+
+_CLASSES = ["blank", "a", "b", "1", "加", "信", "_", " "]
+_SPACE = len(_CLASSES) - 1
+
+
+def _steps(*steps: tuple[str, float] | str) -> np.ndarray:
+    """Time steps of recogniser output: a class name (probability 0.9, the rest on the blank) or
+    ("gap", p): the blank wins with the space class at probability p."""
+    rows = []
+    for step in steps:
+        row = np.zeros(len(_CLASSES), dtype=np.float32)
+        if isinstance(step, tuple):
+            row[_SPACE], row[0] = step[1], 1.0 - step[1]
+        else:
+            row[_CLASSES.index(step)], row[0] = 0.9, 0.1
+        rows.append(row)
+    return np.stack(rows)
+
+
+def test_ctc_decode_recovers_a_space_the_blank_outvoted() -> None:
+    probabilities = _steps("a", "a", ("gap", 0.3), ("gap", 0.05), "b", ("gap", 0.02), "1")
+    assert ctc_decode(probabilities, _CLASSES, _SPACE, 0.1) == ("a b1", pytest.approx(0.9))
+    assert ctc_decode(probabilities, _CLASSES, _SPACE, 0.5)[0] == "ab1"
+    assert ctc_decode(probabilities, _CLASSES, _SPACE, None)[0] == "ab1"
+
+
+def test_ctc_decode_keeps_written_spaces_and_adds_none_to_cjk_or_underscores() -> None:
+    written = _steps("a", " ", "b")
+    assert ctc_decode(written, _CLASSES, _SPACE, 0.1)[0] == "a b"  # not "a  b"
+    cjk = _steps("加", ("gap", 0.4), "信", ("gap", 0.4), "a")
+    assert ctc_decode(cjk, _CLASSES, _SPACE, 0.1)[0] == "加信a"  # the term layer ignores separators there anyway
+    handle = _steps("a", ("gap", 0.4), "_", ("gap", 0.4), "b")
+    assert ctc_decode(handle, _CLASSES, _SPACE, 0.1)[0] == "a_b"  # an underscore joins a handle
+    assert ctc_decode(_steps(("gap", 0.3), ("gap", 0.0)), _CLASSES, _SPACE, 0.1) == ("", 0.0)
+
+
+def test_lengthened_moves_both_ends_out_along_the_text() -> None:
+    flat = ((10.0, 10.0), (110.0, 10.0), (110.0, 30.0), (10.0, 30.0))  # 100 x 20
+    grown = lengthened(flat, 0.5)
+    assert grown.tolist() == [[0.0, 10.0], [120.0, 10.0], [120.0, 30.0], [0.0, 30.0]]
+    assert lengthened(flat, 0.0).tolist() == [list(p) for p in flat]
+    tall = ((10.0, 10.0), (30.0, 10.0), (30.0, 110.0), (10.0, 110.0))  # vertical text, read top to bottom
+    assert lengthened(tall, 0.5).tolist() == [[10.0, 0.0], [30.0, 0.0], [30.0, 120.0], [10.0, 120.0]]
+    turned = ((0.0, 0.0), (80.0, 60.0), (74.0, 68.0), (-6.0, 8.0))  # a 100 x 10 line at ~37°
+    moved = lengthened(turned, 1.0)
+    assert math.dist(moved[0], moved[1]) == pytest.approx(120.0, abs=0.1)
+    assert math.dist(moved[0], moved[3]) == pytest.approx(10.0, abs=0.1)
+
+
+def test_dropped_spaces_are_read_back_so_patterns_see_words(
+    ocr: OcrScreen, engine: PolicyEngine, cjk_font: Callable[[int], ImageFont.FreeTypeFont]
+) -> None:
+    """The recogniser (trained mostly on Chinese) writes "WhatsApp+14155550132cheapwatches" for this line
+    without space recovery; the phone pattern's word boundaries need the spaces."""
+    image, _ = page(cjk_font, [("WhatsApp +1 415 555 0132 cheap watches", (30, 100), 22)], size=(640, 240))
+    plain = OcrScreen(OcrConfig(deadline_s=30.0, space_probability=None)).read(image)
+    assert [line.text.count(" ") for line in plain.lines] < [5]
+    lines = ocr.read(image).lines
+    assert len(lines) == 1 and compact(lines[0].text) == "whatsapp+14155550132cheapwatches"
+    words = lines[0].text.split()
+    assert words[:2] == ["WhatsApp", "+1"] and words[-2:] == ["cheap", "watches"]
+    hits = screen_ocr_lines(0, lines, policy_checks(engine), policy_thresholds(engine.policy))
+    assert "spam" in {hit.category for hit in hits}
+
+
+def test_a_line_the_angle_classifier_turns_wrongly_is_still_read(
+    cjk_font: Callable[[int], ImageFont.FreeTypeFont], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On noisy backgrounds the classifier calls upright lines upside down at 0.92-0.99: the reading the
+    recogniser is surer of wins, so a wrong turn costs a second read, not the line."""
+    image, _ = page(cjk_font, [("QQ群号 402637498", (60, 100), 36)], size=(640, 240))
+    screen = OcrScreen(OcrConfig(deadline_s=30.0))
+    monkeypatch.setattr(screen, "_upside_down", lambda images: [True] * len(images))
+    assert [compact(line.text) for line in screen.read(image).lines] == ["qq群号402637498"]
+    unchecked = OcrScreen(OcrConfig(deadline_s=30.0, angle_check=False))
+    monkeypatch.setattr(unchecked, "_upside_down", lambda images: [True] * len(images))
+    assert [compact(line.text) for line in unchecked.read(image).lines] != ["qq群号402637498"]
+    # and a line that really is upside down is still turned and read
+    upside_down = image.rotate(180)
+    assert [compact(line.text) for line in screen.read(upside_down).lines] == ["qq群号402637498"]
 
 
 def test_reading_order_groups_rows_and_sorts_left_to_right() -> None:
@@ -244,6 +330,33 @@ def test_a_term_split_over_two_lines_is_found_and_mapped_to_both(engine: PolicyE
     assert all(h.source == "ocr" and 2 not in h.lines for h in hits)
     policy_hit = terms[0].policy_hit()
     assert (policy_hit.start, policy_hit.end, policy_hit.layer) == (0, 0, "image_ocr.terms")
+
+
+@pytest.mark.parametrize(
+    ("read", "undone"),
+    [
+        ("VX: bag vip61956", "VX: bag_vip61956"),
+        ("Contact on WeChat kk best11336", "Contact on WeChat kk_best11336"),
+        ("Vx: bag- vip61956", "Vx: bag-_vip61956"),
+        ("Only s9.99!!! Order now", "Only $9.99!!! Order now"),
+        ("Size S / Colour navy", "Size S / Colour navy"),  # no digit after: nothing to undo
+        ("amy55684 shop", "amy55684 shop"),
+        ("加微信 shop 8899", "加微信 shop_8899"),
+    ],
+)
+def test_ocr_misreadings_are_undone_character_for_character(read: str, undone: str) -> None:
+    assert ocr_misreadings(read) == undone
+    assert len(ocr_misreadings(read)) == len(read)
+
+
+def test_a_handle_whose_underscore_was_read_as_a_space_is_still_found(engine: PolicyEngine) -> None:
+    lines = [_line("VX: bag vip61956", 0, 0), _line("纯棉短袖T恤 白色 X码", 1, 60)]
+    hits = screen_ocr_lines(0, lines, policy_checks(engine), policy_thresholds(engine.policy))
+    assert {(h.category, h.lines) for h in hits} == {("spam", (0,))}
+    assert all(h.text in lines[0].text for h in hits)  # reported as read
+    # the text as read is screened too: a misreading undone where there was none loses nothing
+    phone = [_line("Mobile 16026908128", 0, 0)]
+    assert "pii" in {h.category for h in screen_ocr_lines(0, phone, policy_checks(engine), None)}
 
 
 def test_pii_in_a_line_is_reported_with_its_line_and_box(engine: PolicyEngine) -> None:
