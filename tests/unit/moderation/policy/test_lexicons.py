@@ -91,6 +91,7 @@ FIRES = [
     ("spam", "加q 2853341 领资料"),
     ("spam", "扣扣：123456789"),
     ("spam", "企鹅号 88451239"),
+    ("spam", "电报 @tao62802 私聊"),  # 电报: Telegram's Chinese name
     ("spam", "QQ群：123456789，进群送资料"),
     ("spam", "主页有联系方式，感兴趣的私聊"),
     ("spam", "DM me on Telegram: @cheapdeals_2024"),
@@ -245,6 +246,7 @@ def test_disguised_spans_map_to_the_original(engine: PolicyEngine, text: str, sp
 BENIGN = [
     # apps named, not lures
     "用微信支付可以吗？",
+    "他给我发了一封电报",  # a telegram, no handle
     "支持扫码支付吗",
     "扫码登录失败怎么办",
     "我的微信号被封了，怎么解封",
