@@ -62,14 +62,7 @@ class Gateway:
     def configure(self, settings: IngressUserConfig) -> None:
         self.settings = settings
         self.api_keys = load_api_keys(settings)
-        self.chat.configure(
-            settings.request_deadline_s,
-            StreamLimits(
-                hold_back_chars=settings.stream_hold_back_chars,
-                approve_chars=settings.stream_approve_chars,
-                check_timeout_s=settings.stream_check_timeout_s,
-            ),
-        )
+        self.chat.configure(settings.request_deadline_s, StreamLimits.of(settings))
         logger.info(
             "ingress configured; API keys required: %s (%d caller, %d admin)",
             self.api_keys.required,

@@ -13,6 +13,7 @@ export class TryView {
     this.state = root.querySelector("#try-state");
     this.result = root.querySelector("#try-result");
     this.dropped = [];
+    this.shown = []; // object URLs of the pictures on screen, released when the next result replaces them
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.run();
@@ -46,6 +47,8 @@ export class TryView {
     }
     setState(this.state, "loading", "Moderating…");
     clear(this.result);
+    this.shown.forEach((url) => URL.revokeObjectURL(url));
+    this.shown = [];
     try {
       const urls = await Promise.all(files.map(readAsDataUrl));
       const input = files.length
@@ -60,6 +63,12 @@ export class TryView {
     } catch (error) {
       setState(this.state, "error", explain(error));
     }
+  }
+
+  show(file) {
+    const url = URL.createObjectURL(file);
+    this.shown.push(url);
+    return url;
   }
 
   render(result, text, files) {
@@ -79,7 +88,7 @@ export class TryView {
         categoryTable(result.category_results, "Verdict per category"),
         files.map((file, index) =>
           imageWithBoxes(
-            URL.createObjectURL(file),
+            this.show(file),
             findings.filter((f) => f.image_index === index),
             index,
           ),

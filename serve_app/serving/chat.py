@@ -29,6 +29,7 @@ from serve_app.api.protocol import (
     LegacyGenerateResponse,
     PromptFilterResult,
 )
+from serve_app.config import IngressUserConfig
 from serve_app.serving.backends import Model, Policy, Validation
 from serve_app.serving.completion import ChatOutcome, Completion
 from serve_app.serving.decisions import category_results, image_findings, summary
@@ -55,7 +56,7 @@ class ChatService:
         self.model_version = model_version
         self.cache = cache
         self.deadline_s: float | None = None
-        self.stream_limits = StreamLimits()
+        self.stream_limits = StreamLimits.of(IngressUserConfig())
 
     def configure(self, deadline_s: float, stream_limits: StreamLimits) -> None:
         self.deadline_s = deadline_s

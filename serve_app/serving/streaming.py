@@ -30,6 +30,7 @@ from serve_app.api.protocol import (
     ErrorResponse,
     PromptFilterResult,
 )
+from serve_app.config import IngressUserConfig
 from serve_app.serving.backends import Model, Policy, TokenStream
 from serve_app.serving.completion import usage_of
 from serve_app.serving.decisions import category_results, image_findings
@@ -41,11 +42,15 @@ DONE = "data: [DONE]\n\n"
 
 @dataclass(frozen=True)
 class StreamLimits:
-    """How streamed text is screened (``IngressUserConfig.stream_*``; pipelines/moderation/stream_screen.py)."""
+    """How streamed text is screened (pipelines/moderation/stream_screen.py)."""
 
-    hold_back_chars: int = 48
-    approve_chars: int = 256
-    check_timeout_s: float = 10.0
+    hold_back_chars: int
+    approve_chars: int
+    check_timeout_s: float
+
+    @classmethod
+    def of(cls, settings: IngressUserConfig) -> StreamLimits:
+        return cls(settings.stream_hold_back_chars, settings.stream_approve_chars, settings.stream_check_timeout_s)
 
 
 class ChatStream:
