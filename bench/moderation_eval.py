@@ -12,8 +12,9 @@ Binary metrics are "flagged by any category" against "has any label"; FPR is ove
 (c) the classifier's validation split, rebuilt from the manifest's training recipe (COLD dev, held-out
     rows of every other training file, held-out rows of seen synthetic families, and whole synthetic
     families never trained on): per category (classifier alone) and binary through all CPU layers;
-(d) the hand-written plain cases of ``evals/plain_cases.py`` (never trained on): binary recall / FPR,
-    per-category recall, every miss and false alarm;
+(d) the hand-written plain cases of ``evals/plain_cases.py`` (never trained on; development sets the
+    rules were written against): binary recall / FPR, per-category recall, every miss and false alarm;
+    (d2) the same for the held-out blind set ``evals/plain_cases_blind.py``, without listing its cases;
 (e) the cheap-first cascade: the fraction of the OpenAI set the guard model would be asked about with
     the shipped band (counted by the real GuardLayer on the tiny random guard checkpoint);
 (f) latency per text, one thread: p50 / p99 for short texts and 1-2 KB answers, rules alone, all CPU
@@ -41,6 +42,7 @@ from bench.report import COUNT_HEADERS, POLICY_FILE, ROOT, Counts, fired, sectio
 from bench.report import shipped_engine as shipped_engine  # re-exported: the floor tests use it
 from evals.labelled import RULE_CATEGORIES, LabelledText, labelled_set
 from evals.plain_cases import PLAIN_CASES, PlainCase
+from evals.plain_cases_blind import BLIND_CASES
 from pipelines.moderation.policy.config import load_policy
 from pipelines.moderation.policy.engine import PolicyEngine
 from pipelines.moderation.text.classifier.layer import ClassifierConfig, ClassifierLayer
@@ -227,8 +229,13 @@ def _window_max(layer: ClassifierLayer, text: str) -> list[float]:
 # --- (d) plain cases --------------------------------------------------------------------------------
 
 
-def plain_report(engine: PolicyEngine, cases: list[PlainCase]) -> Counts:
-    section("(d) hand-written plain cases (evals/plain_cases.py, never trained on), all CPU layers")
+PLAIN_TITLE = "(d) hand-written plain cases (evals/plain_cases.py: development sets, never trained on), all CPU layers"
+
+
+def plain_report(
+    engine: PolicyEngine, cases: list[PlainCase], title: str = PLAIN_TITLE, *, list_cases: bool = True
+) -> Counts:
+    section(title)
     got = fired(engine, [c.text for c in cases])
     rows = []
     for lang in ("en", "zh", "all"):
@@ -243,6 +250,9 @@ def plain_report(engine: PolicyEngine, cases: list[PlainCase]) -> Counts:
         if positives:
             rows.append([category, f"{sum(category in got[i] for i in positives)}/{len(positives)}"])
     print(table(["category", "hits"], rows))
+    if not list_cases:
+        print("\n(misses and false alarms not listed: reading them would make this set a development set)")
+        return Counts.of([c.positive for c in cases], [bool(g) for g in got])
     print("\nmisses and false alarms\n")
     for case, g in zip(cases, got, strict=True):
         if case.positive and not g:
@@ -307,19 +317,34 @@ def main(argv: list[str] | None = None) -> None:
         f"classifier artifact: created {extra.get('created')}, vocabulary {extra.get('vocabulary_size')}, "
         f"thresholds {manifest.thresholds}"
     )
-    old_layers = LayersConfig(classifier=ClassifierConfig(enabled=False), profanity=ProfanityConfig(enabled=True))
+    old_layers = LayersConfig(
+        classifier=ClassifierConfig(enabled=False), profanity=ProfanityConfig(enabled=True, require_target=False)
+    )
     old = PolicyEngine(policy, build_text_layers(old_layers))
+    no_profanity = PolicyEngine(policy, build_text_layers(LayersConfig(profanity=ProfanityConfig(enabled=False))))
     items = labelled_set()
     labelled_report(shipped, items)
     rows: list[OpenAIRow] = []
     if args.openai_set.is_file():
         rows, skipped = load_openai(args.openai_set)
-        openai_report({"rules": rules, "all CPU layers": shipped, "rules+profanity (old)": old}, rows, skipped)
+        engines = {
+            "rules": rules,
+            "rules+classifier": no_profanity,
+            "all CPU layers": shipped,
+            "rules+untargeted profanity (old)": old,
+        }
+        openai_report(engines, rows, skipped)
     else:
         print(f"\nOpenAI set not found: {args.openai_set}")
     if not args.skip_validation:
         validation_report(shipped, layer, args.train_data)
     plain_report(shipped, PLAIN_CASES)
+    plain_report(
+        shipped,
+        BLIND_CASES,
+        "(d2) held-out plain cases (evals/plain_cases_blind.py: written blind, never used to change anything)",
+        list_cases=False,
+    )
 
     short = [item.text for item in items] + [case.text for case in PLAIN_CASES]
     long = long_answers(random.Random(SEED))

@@ -12,18 +12,7 @@ recall as a diagnostic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class PlainCase:
-    text: str
-    categories: frozenset[str]
-    lang: str
-
-    @property
-    def positive(self) -> bool:
-        return bool(self.categories)
+from evals.plain_cases_base import PlainCase
 
 
 def _cases(lang: str, categories: str, *texts: str) -> list[PlainCase]:
@@ -319,4 +308,8 @@ MORE_BENIGN: list[PlainCase] = [
     ),
 ]
 
-PLAIN_CASES: list[PlainCase] = [*POSITIVES, *MORE_POSITIVES, *BENIGN, *MORE_BENIGN]
+from evals.plain_cases_second import SECOND_AUTHOR_CASES  # noqa: E402 - it imports PlainCase from here
+
+FIRST_AUTHOR_CASES: list[PlainCase] = [*POSITIVES, *MORE_POSITIVES, *BENIGN, *MORE_BENIGN]
+# the development sets: the policy's rules were written and extended against these
+PLAIN_CASES: list[PlainCase] = [*FIRST_AUTHOR_CASES, *SECOND_AUTHOR_CASES]

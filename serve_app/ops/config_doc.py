@@ -40,7 +40,8 @@ def _default(field: FieldInfo) -> str:
     if isinstance(value, BaseModel):
         return "see below"
     text = json.dumps(value, ensure_ascii=False, default=str)
-    return f"`{text}`" if len(text) <= 40 else f"`{text[:37]}...`"
+    shown = text if len(text) <= 40 else f"{text[:37]}..."
+    return "`" + shown.replace("|", "\\|") + "`"  # a bare | would end the table cell
 
 
 def _nested_model(field: FieldInfo) -> type[BaseModel] | None:

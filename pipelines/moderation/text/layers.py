@@ -4,7 +4,8 @@ an optional guard model. Each turns its model's output into :class:`Hit` s in po
 Decisions:
 
 * The default classifier is the project's own zh+en model (``classifier/``). ``alt-profanity-check``
-  (English only, and it scores profanity without a target as abuse) stays available, off by default.
+  (English only) adds breadth on English abuse, which the corpus is thin on; it scores profanity as
+  abuse whatever it is aimed at, so a sentence counts only when it is aimed at someone.
 * Cheap first: with a classifier on, the guard model is asked only about texts whose classifier score
   falls in the cascade's uncertain band (``GuardLayerConfig.cascade``). Below it the CPU layers call
   the text clean, above it they have already decided; one generation per uncertain text only.
@@ -13,11 +14,13 @@ Decisions:
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pipelines.moderation.images.screeners import ImageScreenConfig
+from pipelines.moderation.policy.config import compile_linear
 from pipelines.moderation.text.classifier.layer import ClassifierConfig, ClassifierLayer
 from pipelines.moderation.text.detectors import DetectContext, Detector, Hit
 from pipelines.moderation.text.guard import GuardConfig, GuardModel, GuardVerdict
@@ -45,16 +48,47 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Who a sentence can be aimed at: the person addressed, a third person, a group. Without one of these,
+# profanity is an exclamation ("Fuck, that was tough."), not abuse.
+DEFAULT_TARGET_PATTERN = (
+    r"\b(?:you|u|ur|your|yours|you're|youre|yourself|yourselves|ya|yall|y'all|thou|he|him|his|himself|she|her|"
+    r"hers|herself|they|them|their|themselves|this guy|that guy|these people|those people|people like)\b"
+)
+
+
 class ProfanityConfig(_Strict):
     enabled: bool = Field(
-        False,
-        description="Score English abuse with alt-profanity-check's shipped model (superseded by `classifier`; "
-        "it counts profanity without a target as abuse).",
+        True,
+        description="Score English abuse with alt-profanity-check's shipped model, one sentence at a time, "
+        "counting only sentences aimed at someone (`require_target`).",
     )
     category: str = Field("hate/harassment", description="Policy category its probability is reported under.")
     max_sentences: int = Field(
         256, gt=0, description="Sentences scored one by one; beyond this the rest is scored as one piece."
     )
+    require_target: bool = Field(
+        True,
+        description="Report a sentence only when `target_pattern` finds someone it is aimed at: profanity "
+        "without a target is not harassment.",
+    )
+    target_pattern: str = Field(
+        DEFAULT_TARGET_PATTERN,
+        min_length=1,
+        description="RE2 regex (case-insensitive) of the words that make a sentence aimed at a person or group.",
+    )
+    operating_point: float = Field(
+        0.5,
+        gt=0.0,
+        lt=1.0,
+        description="The model's probability that scores 0.5, the policy's default threshold (chosen on the "
+        "classifier's English validation rows: `python -m devtools.profanity_calibration`).",
+    )
+
+    @field_validator("target_pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        compile_linear(pattern)
+        return pattern
 
 
 class CascadeConfig(_Strict):
@@ -118,7 +152,9 @@ class LayersConfig(_Strict):
 
 class ProfanityLayer:
     """``alt-profanity-check``: a linear SVM over character n-grams, trained on English abuse, shipped
-    as a pickled model inside the wheel (no download). Scores are its calibrated probabilities."""
+    as a pickled model inside the wheel (no download). It reads profanity as abuse whatever it is aimed at,
+    so only sentences aimed at someone are reported (``require_target``); scores are its calibrated
+    probabilities moved so that ``operating_point`` scores 0.5."""
 
     name = "profanity"
     cost = "cheap"  # microseconds per sentence: may screen every streamed delta
@@ -128,17 +164,24 @@ class ProfanityLayer:
 
         self.config = config
         self._predict_prob: Callable[[list[str]], Sequence[float]] = predict_prob
+        self._target = compile_linear(config.target_pattern) if config.require_target else None
+        self._shift = -math.log(config.operating_point / (1.0 - config.operating_point))
 
     def detect(self, text: NormalizedText, context: DetectContext) -> list[Hit]:
         spans = sentence_spans(text.original, self.config.max_sentences)
+        if self._target is not None:
+            spans = [(s, e) for s, e in spans if self._target.search(text.original[s:e]) is not None]
         if not spans:
             return []
-        pieces = [text.original[start:end] for start, end in spans]
-        probabilities = self._predict_prob(pieces)
+        probabilities = self._predict_prob([text.original[start:end] for start, end in spans])
         return [
-            Hit(self.config.category, start, end, float(p), self.name, "")
+            Hit(self.config.category, start, end, self._score(float(p)), self.name, "")
             for (start, end), p in zip(spans, probabilities, strict=True)
         ]
+
+    def _score(self, probability: float) -> float:
+        p = min(max(probability, 1e-6), 1.0 - 1e-6)
+        return 1.0 / (1.0 + math.exp(-(math.log(p / (1.0 - p)) + self._shift)))
 
 
 class GuardLayer:

@@ -83,10 +83,38 @@ def test_profanity_leaves_benign_text_low(profanity: ProfanityLayer, text: str) 
 
 def test_one_abusive_sentence_in_a_long_answer_is_found_with_its_span(profanity: ProfanityLayer) -> None:
     benign = "The bag is made of full-grain leather and the stitching is even. " * 20
-    text = benign + "Only a fucking idiot would buy the fake one. The strap is adjustable."
+    text = benign + "You are a fucking idiot if you buy the fake one. The strap is adjustable."
     hits = [h for h in profanity.detect(NormalizedText.of(text), DetectContext()) if h.score >= 0.5]
     assert len(hits) == 1
-    assert text[hits[0].start : hits[0].end] == "Only a fucking idiot would buy the fake one."
+    assert text[hits[0].start : hits[0].end] == "You are a fucking idiot if you buy the fake one."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Fuck, that was tough.",
+        "Holy shit, this vacuum actually works.",
+        "Only a fucking idiot would buy the fake one.",
+        "This shit is amazing!",
+    ],
+)
+def test_profanity_without_a_target_is_not_reported(profanity: ProfanityLayer, text: str) -> None:
+    assert profanity.detect(NormalizedText.of(text), DetectContext()) == []
+    untargeted = ProfanityLayer(ProfanityConfig(require_target=False))
+    assert _score(untargeted, text) >= 0.5  # the model itself reads it as abuse: the target gate decides
+
+
+def test_operating_point_moves_the_score_that_reads_0_5() -> None:
+    text = "shut up you dumb bitch"
+    raw = _score(ProfanityLayer(ProfanityConfig(operating_point=0.5)), text)
+    strict = _score(ProfanityLayer(ProfanityConfig(operating_point=0.999)), text)
+    assert strict < raw
+    assert (strict >= 0.5) == (raw >= 0.999)
+
+
+def test_target_pattern_must_compile_in_re2() -> None:
+    with pytest.raises(ValueError, match="RE2"):
+        ProfanityConfig(target_pattern=r"(?<=you)\b")
 
 
 def test_sentence_spans_cap_merges_the_tail() -> None:
@@ -106,9 +134,9 @@ def test_profanity_decides_through_the_policy(profanity: ProfanityLayer, policy:
 
 
 def test_layers_build_in_cost_order_and_can_be_switched_off() -> None:
-    assert [layer.name for layer in build_text_layers(LayersConfig())] == ["classifier"]
-    both = LayersConfig(profanity=ProfanityConfig(enabled=True))
-    assert [layer.name for layer in build_text_layers(both)] == ["classifier", "profanity"]
+    assert [layer.name for layer in build_text_layers(LayersConfig())] == ["classifier", "profanity"]
+    classifier_only = LayersConfig(profanity=ProfanityConfig(enabled=False))
+    assert [layer.name for layer in build_text_layers(classifier_only)] == ["classifier"]
     off = LayersConfig(classifier=ClassifierConfig(enabled=False), profanity=ProfanityConfig(enabled=False))
     assert build_text_layers(off) == []
 
@@ -233,15 +261,19 @@ def test_cascade_asks_the_guard_only_inside_the_uncertain_band(tiny_guard_dir: P
 
 def test_guard_without_a_classifier_is_asked_about_every_text(tiny_guard_dir: Path) -> None:
     model = GuardConfig(model=str(tiny_guard_dir), dtype="float32", device="cpu", local_files_only=True)
-    config = LayersConfig(classifier=ClassifierConfig(enabled=False), guard=GuardLayerConfig(model=model))
+    config = LayersConfig(
+        classifier=ClassifierConfig(enabled=False),
+        profanity=ProfanityConfig(enabled=False),
+        guard=GuardLayerConfig(model=model),
+    )
     layers = build_text_layers(config)
     assert [layer.name for layer in layers] == ["guard"]
     guard = layers[0]
     assert isinstance(guard, GuardLayer) and not guard.gated and guard.wants([])
     gated = build_text_layers(LayersConfig(guard=GuardLayerConfig(model=model)))
-    assert [layer.name for layer in gated] == ["classifier", "guard"] and gated[1].gated  # type: ignore[attr-defined]
+    assert [layer.name for layer in gated] == ["classifier", "profanity", "guard"] and gated[-1].gated  # type: ignore[attr-defined]
     off = GuardLayerConfig(model=model, cascade=CascadeConfig(enabled=False))
-    ungated = build_text_layers(LayersConfig(guard=off))[1]
+    ungated = build_text_layers(LayersConfig(guard=off))[-1]
     assert isinstance(ungated, GuardLayer) and not ungated.gated
 
 
