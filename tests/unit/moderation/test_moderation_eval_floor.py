@@ -1,7 +1,8 @@
 """Quality floors of the shipped text moderation, so a regression fails CI.
 
 * The hand-written plain cases (``evals/plain_cases.py``, never trained on) through all CPU layers:
-  binary recall and false-positive rate.
+  binary recall and false-positive rate; the same for the blind held-out set
+  (``evals/plain_cases_blind.py``), counts only.
 * The classifier's validation split, rebuilt from the artifact's manifest (needs the training
   corpus in ``../shared/datasets/moderation-train``; skipped with a reason where it is absent):
   per-category F1 and FPR of the classifier alone, at its operating point (0.5).
@@ -19,16 +20,20 @@ import pytest
 
 from bench.moderation_eval import Counts, shipped_engine
 from evals.plain_cases import PLAIN_CASES
+from evals.plain_cases_blind import BLIND_CASES
 from pipelines.moderation.text.classifier.model import DEFAULT_ARTIFACT, TextClassifier
 
 ROOT = Path(__file__).resolve().parents[3]
 TRAIN_DATA = ROOT.parent / "shared" / "datasets" / "moderation-train"
 
-# the shipped config (rules + the classifier's hate/harassment, sexual, sexual/minors and self-harm
-# categories) measured recall 0.762 / FPR 0.018 on the 190 plain cases; with every classifier
-# category it was 0.875 / 0.064, at a precision the labelled set's floors refuse
-PLAIN_RECALL_FLOOR = 0.74
-PLAIN_FPR_CEILING = 0.04
+# policy 2026.12.02-3 with the shipped layers (rules, the classifier's hate/harassment, sexual,
+# sexual/minors and self-harm categories, targeted profanity) measured recall 0.995 / FPR 0.042 on the
+# 390 development cases (the rules were extended against them: a regression guard, not an estimate)
+PLAIN_RECALL_FLOOR = 0.97
+PLAIN_FPR_CEILING = 0.05
+# and recall 0.725 / FPR 0.025 on the 200 blind cases, which nothing was ever changed against
+BLIND_RECALL_FLOOR = 0.70
+BLIND_FPR_CEILING = 0.04
 # category -> (F1 floor, FPR ceiling) on the validation split, classifier alone; measured F1 / FPR in comments
 VALIDATION_FLOORS: dict[str, tuple[float, float]] = {
     "sexual": (0.72, 0.01),  # 0.767 / 0.003
@@ -52,6 +57,15 @@ def test_plain_cases_recall_and_false_positive_rate() -> None:
     alarms = [c.text for c, f in zip(PLAIN_CASES, flagged, strict=True) if not c.positive and f]
     assert counts.recall >= PLAIN_RECALL_FLOOR, misses
     assert counts.fpr <= PLAIN_FPR_CEILING, alarms
+
+
+def test_blind_plain_cases_recall_and_false_positive_rate() -> None:
+    """Counts only: the cases are not printed, so a failure cannot turn the blind set into a target."""
+    engine = shipped_engine()
+    flagged = [bool(engine.check(case.text, "input").fired) for case in BLIND_CASES]
+    counts = Counts.of([case.positive for case in BLIND_CASES], flagged)
+    assert counts.recall >= BLIND_RECALL_FLOOR, f"recall {counts.recall:.3f}"
+    assert counts.fpr <= BLIND_FPR_CEILING, f"FPR {counts.fpr:.3f}"
 
 
 @pytest.fixture(scope="module")

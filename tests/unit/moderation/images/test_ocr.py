@@ -29,6 +29,7 @@ from pipelines.moderation.images.ocr import (
     OcrScreen,
     canvas_layout,
     ctc_decode,
+    flat,
     lengthened,
     quad_rect,
     reading_order,
@@ -412,3 +413,15 @@ def test_large_uploads_are_shrunk_once_and_boxes_scaled_back(
     report = ImageTextScreen.for_engine(config, engine).screen(image)
     assert [compact(line.text) for line in report.lines] == ["加微信shop8899"]
     assert rect_iou(line_rect(report.lines[0]), boxes[0]) > 0.6
+
+
+def test_flat_images_skip_detection_and_read_as_complete(ocr: OcrScreen, cjk_font: Callable) -> None:
+    blank = Image.new("RGB", (128, 96), (200, 30, 30))
+    result = ocr.read(blank)
+    assert result.lines == () and result.complete and result.boxes_found == 0
+    assert flat(to_bgr(blank), 8) and not flat(to_bgr(blank), 0)
+    # one faint stroke is enough to be read: a dark-on-colour line in the same picture still is
+    marked = blank.copy()
+    ImageDraw.Draw(marked).text((4, 30), "加微信", fill=(170, 20, 20), font=cjk_font(28))
+    assert not flat(to_bgr(marked), 8)
+    assert not flat(np.dstack([np.full((8, 8), 100, np.uint8)] * 2 + [np.eye(8, dtype=np.uint8) * 255]), 8)

@@ -163,7 +163,7 @@ def test_the_policy_as_loaded(http: Callable[..., httpx.AsyncClient], keys: dict
     assert body["layers"] == {
         "terms": True,
         "classifier": False,
-        "profanity": False,
+        "profanity": True,
         "guard": False,
         "ocr": False,
         "codes": False,
