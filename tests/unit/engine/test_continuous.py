@@ -4,31 +4,21 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
 
 from pipelines.core.errors import DeadlineExceededError, RequestCancelledError, ServiceError
-from pipelines.core.types import GenerationRequest, GenerationResult, ImagePart, Message, SamplingParams, TextPart
+from pipelines.core.types import GenerationRequest, GenerationResult
 from pipelines.engine import continuous
 from pipelines.engine.continuous import ContinuousEngine, StreamEvent
-from pipelines.engine.vlm import EngineConfig, VLMEngine
-
-
-@pytest.fixture(scope="module")
-def engine(tiny_model_dir: Path) -> VLMEngine:
-    return VLMEngine(
-        EngineConfig(model=str(tiny_model_dir), dtype="float32", device="cpu", local_files_only=True, warmup=False)
-    )
+from pipelines.engine.vlm import VLMEngine
+from tests.unit.generation_requests import user_request
 
 
 def request(i: int, text: str, image: Image.Image | None = None, **params: object) -> GenerationRequest:
-    parts: list = [ImagePart(image, "image/png", 0)] if image is not None else []
-    parts.append(TextPart(text))
-    sampling = SamplingParams(**{"max_tokens": 12, **params})  # type: ignore[arg-type]
-    return GenerationRequest(f"r{i}", [Message("user", parts)], sampling, stream=True)
+    return user_request(f"r{i}", text, image, stream=True, **{"max_tokens": 12, **params})
 
 
 REQUESTS = [

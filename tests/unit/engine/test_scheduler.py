@@ -3,31 +3,21 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
-import pytest
 import torch
 from PIL import Image
 
 from bench.probes import HostSyncCounter, KVCopyMeter
 from pipelines.core.errors import InvalidRequestError, ServiceError
-from pipelines.core.types import GenerationRequest, GenerationResult, ImagePart, Message, SamplingParams, TextPart
+from pipelines.core.types import GenerationRequest, GenerationResult, ImagePart, Message, SamplingParams
 from pipelines.engine import Engine, SchedulerConfig, StreamEvent, generate_all
 from pipelines.engine.continuous import ContinuousEngine
-from pipelines.engine.vlm import EngineConfig, VLMEngine
-
-
-@pytest.fixture(scope="module")
-def engine(tiny_model_dir: Path) -> VLMEngine:
-    return VLMEngine(
-        EngineConfig(model=str(tiny_model_dir), dtype="float32", device="cpu", local_files_only=True, warmup=False)
-    )
+from pipelines.engine.vlm import VLMEngine
+from tests.unit.generation_requests import user_request
 
 
 def request(rid: str, text: str, image: Image.Image | None = None, **params: object) -> GenerationRequest:
-    parts: list = [ImagePart(image, "image/png", 0)] if image is not None else []
-    parts.append(TextPart(text))
-    return GenerationRequest(rid, [Message("user", parts)], SamplingParams(**{"max_tokens": 10, **params}))  # type: ignore[arg-type]
+    return user_request(rid, text, image, **{"max_tokens": 10, **params})
 
 
 class Results:
