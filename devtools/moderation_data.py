@@ -26,7 +26,6 @@ weight. Mapping decisions, from the corpus README's cautions:
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import random
 import re
@@ -35,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evals.categories import POLICY_CATEGORIES
+from pipelines.core.files import file_sha256
 
 CATEGORIES: tuple[str, ...] = POLICY_CATEGORIES  # the classifier's classes
 FILES: tuple[str, ...] = (
@@ -95,10 +95,6 @@ class SourceFile:
 def read_jsonl(path: Path) -> list[dict]:
     with gzip.open(path, "rt", encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def davidson_example(row: dict, source: str) -> Example | None:

@@ -10,9 +10,36 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
-SpecT = TypeVar("SpecT", bound=BaseModel)
+DECODER_SIZES = frozenset(
+    {"hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim"}
+)
+
+
+class TinyDecoderSpec(BaseModel):
+    """The sizes both tiny checkpoints give their (Qwen3) text decoder, and the seed of their weights."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vocab_size: int = Field(1024, description="BPE vocabulary size including special tokens.")
+    hidden_size: int = Field(64, description="Decoder width.")
+    num_hidden_layers: int = Field(2, description="Decoder layers.")
+    num_attention_heads: int = Field(4, description="Attention heads.")
+    num_key_value_heads: int = Field(2, description="KV heads (grouped-query attention).")
+    head_dim: int = Field(16, description="Per-head width.")
+    intermediate_size: int = Field(128, description="MLP width.")
+    seed: int = Field(0, description="Seed for weight initialisation.")
+
+    def decoder_sizes(self) -> dict[str, int]:
+        """The decoder's widths, under the names transformers' configs give them (the vocabulary size is
+        the trained tokenizer's length, not ``vocab_size``)."""
+        return self.model_dump(include=DECODER_SIZES)
+
+
+SpecT = TypeVar("SpecT", bound=TinyDecoderSpec)
+
+logger = logging.getLogger(__name__)
 
 
 def save_greedy(model: Any, tokenizer: Any, out: Path) -> None:
@@ -21,6 +48,18 @@ def save_greedy(model: Any, tokenizer: Any, out: Path) -> None:
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.do_sample = False
     model.save_pretrained(out)
+
+
+def save_checkpoint(
+    out: Path, model: Any, tokenizer: Any, preprocessor: Any, spec: BaseModel, spec_file: str, what: str
+) -> Path:
+    """Save ``model`` (see ``save_greedy``), then ``preprocessor`` (the tokenizer, or a processor around it),
+    then the spec, last; returns ``out``."""
+    save_greedy(model, tokenizer, out)
+    preprocessor.save_pretrained(out)
+    write_spec(out, spec_file, spec)
+    logger.info("%s written to %s", what, out)
+    return out
 
 
 def write_spec(out: Path, name: str, spec: BaseModel) -> None:
@@ -40,7 +79,6 @@ def builder_main(
     spec_type: type[SpecT],
     spec_file: str,
     build: Callable[[Path, SpecT], object],
-    logger: logging.Logger,
 ) -> None:
     """``python -m devtools.<builder> OUT_DIR [--seed N] [--force]``: build unless already there."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])

@@ -11,18 +11,15 @@ Usage: ``python -m devtools.tiny_guard OUT_DIR [--seed N] [--force]``. Determini
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
 
-from devtools.tiny_checkpoint import builder_main, has_spec, save_greedy, write_spec
+from devtools.tiny_checkpoint import TinyDecoderSpec, builder_main, has_spec, save_checkpoint
 from devtools.tiny_model import train_tokenizer
 from pipelines.moderation.text.guard import QWEN3GUARD_PROMPT_CATEGORIES, QWEN3GUARD_RESPONSE_CATEGORIES
-
-logger = logging.getLogger(__name__)
 
 SPEC_FILE = "tiny_guard_spec.json"
 
@@ -59,32 +56,17 @@ CHAT_TEMPLATE = (
 )
 
 
-class TinyGuardSpec(BaseModel):
+class TinyGuardSpec(TinyDecoderSpec):
     """Sizes of the tiny guard. The architecture is Qwen3's (like Qwen3Guard-Gen); only the widths shrink."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    vocab_size: int = Field(1024, description="BPE vocabulary size including special tokens.")
-    hidden_size: int = Field(64, description="Decoder width.")
-    num_hidden_layers: int = Field(2, description="Decoder layers.")
-    num_attention_heads: int = Field(4, description="Attention heads.")
-    num_key_value_heads: int = Field(2, description="KV heads (grouped-query attention).")
-    head_dim: int = Field(16, description="Per-head width.")
-    intermediate_size: int = Field(128, description="MLP width.")
     max_position_embeddings: int = Field(4096, description="Longest sequence the rotary embedding is set up for.")
-    seed: int = Field(0, description="Seed for weight initialisation.")
 
 
 def build_config(spec: TinyGuardSpec, tokenizer: PreTrainedTokenizerFast) -> Qwen3Config:
     """Untied embeddings: tied ones at this size and init make greedy decoding repeat one token."""
     return Qwen3Config(
         vocab_size=len(tokenizer),
-        hidden_size=spec.hidden_size,
-        intermediate_size=spec.intermediate_size,
-        num_hidden_layers=spec.num_hidden_layers,
-        num_attention_heads=spec.num_attention_heads,
-        num_key_value_heads=spec.num_key_value_heads,
-        head_dim=spec.head_dim,
+        **spec.decoder_sizes(),
         max_position_embeddings=spec.max_position_embeddings,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -102,11 +84,7 @@ def build_tiny_guard(out_dir: str | Path, spec: TinyGuardSpec | None = None) -> 
     tokenizer.chat_template = CHAT_TEMPLATE
     torch.manual_seed(spec.seed)
     model = Qwen3ForCausalLM(build_config(spec, tokenizer)).eval()
-    save_greedy(model, tokenizer, out)
-    tokenizer.save_pretrained(out)
-    write_spec(out, SPEC_FILE, spec)
-    logger.info("tiny guard checkpoint written to %s", out)
-    return out
+    return save_checkpoint(out, model, tokenizer, tokenizer, spec, SPEC_FILE, "tiny guard checkpoint")
 
 
 def is_tiny_guard(path: str | Path) -> bool:
@@ -114,7 +92,7 @@ def is_tiny_guard(path: str | Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    builder_main(argv, __doc__, "tiny guard", TinyGuardSpec, SPEC_FILE, build_tiny_guard, logger)
+    builder_main(argv, __doc__, "tiny guard", TinyGuardSpec, SPEC_FILE, build_tiny_guard)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,10 @@ given seed, so greedy outputs of the checkpoint are reproducible across machines
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
     PreTrainedTokenizerFast,
@@ -27,9 +26,8 @@ from transformers import (
     Qwen3VLVideoProcessor,
 )
 
-from devtools.tiny_checkpoint import builder_main, has_spec, save_greedy, write_spec
+from devtools.tiny_checkpoint import TinyDecoderSpec, builder_main, has_spec, save_checkpoint
 
-logger = logging.getLogger(__name__)
 SPEC_FILE = "tiny_model_spec.json"  # written last: marks a complete checkpoint
 
 # The special tokens of the Qwen2/Qwen3 tokenizers, in their original order.
@@ -80,26 +78,17 @@ _CORPUS = [
 ]
 
 
-class TinyModelSpec(BaseModel):
-    """Sizes of the tiny checkpoint. The architecture is Qwen3-VL's; only the widths shrink."""
+class TinyModelSpec(TinyDecoderSpec):
+    """Sizes of the tiny checkpoint. The architecture is Qwen3-VL's; only the widths shrink. The decoder
+    sizes are the text model's."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    vocab_size: int = Field(1024, description="BPE vocabulary size including special tokens.")
-    hidden_size: int = Field(64, description="Text model width.")
-    num_hidden_layers: int = Field(2, description="Text decoder layers.")
-    num_attention_heads: int = Field(4, description="Text attention heads.")
-    num_key_value_heads: int = Field(2, description="Text KV heads (grouped-query attention).")
-    head_dim: int = Field(16, description="Per-head width; mrope_section must sum to head_dim / 2.")
-    mrope_section: list[int] = Field([2, 3, 3], description="Interleaved M-RoPE split (t, h, w).")
-    intermediate_size: int = Field(128, description="Text MLP width.")
+    mrope_section: list[int] = Field([2, 3, 3], description="Interleaved M-RoPE split (t, h, w); sums to head_dim / 2.")
     vision_depth: int = Field(2, description="Vision transformer layers.")
     vision_hidden_size: int = Field(32, description="Vision transformer width.")
     vision_heads: int = Field(2, description="Vision attention heads.")
     vision_intermediate_size: int = Field(64, description="Vision MLP width.")
     min_pixels: int = Field(32 * 32, description="Image processor lower pixel budget.")
     max_pixels: int = Field(128 * 128, description="Image processor upper pixel budget.")
-    seed: int = Field(0, description="Seed for weight initialisation.")
 
 
 def train_tokenizer(vocab_size: int) -> PreTrainedTokenizerFast:
@@ -129,12 +118,7 @@ def build_config(spec: TinyModelSpec, tokenizer: PreTrainedTokenizerFast) -> Qwe
     return Qwen3VLConfig(
         text_config={
             "vocab_size": len(tokenizer),
-            "hidden_size": spec.hidden_size,
-            "intermediate_size": spec.intermediate_size,
-            "num_hidden_layers": spec.num_hidden_layers,
-            "num_attention_heads": spec.num_attention_heads,
-            "num_key_value_heads": spec.num_key_value_heads,
-            "head_dim": spec.head_dim,
+            **spec.decoder_sizes(),
             "max_position_embeddings": 4096,
             "rope_parameters": {
                 "rope_type": "default",
@@ -194,11 +178,8 @@ def build_tiny_checkpoint(out_dir: str | Path, spec: TinyModelSpec | None = None
     config = build_config(spec, tokenizer)
     torch.manual_seed(spec.seed)
     model = Qwen3VLForConditionalGeneration(config).eval()
-    save_greedy(model, tokenizer, out)
-    build_processor(spec, tokenizer).save_pretrained(out)
-    write_spec(out, SPEC_FILE, spec)
-    logger.info("tiny Qwen3-VL checkpoint written to %s", out)
-    return out
+    processor = build_processor(spec, tokenizer)
+    return save_checkpoint(out, model, tokenizer, processor, spec, SPEC_FILE, "tiny Qwen3-VL checkpoint")
 
 
 def is_tiny_checkpoint(path: str | Path) -> bool:
@@ -206,7 +187,7 @@ def is_tiny_checkpoint(path: str | Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    builder_main(argv, __doc__, "tiny checkpoint", TinyModelSpec, SPEC_FILE, build_tiny_checkpoint, logger)
+    builder_main(argv, __doc__, "tiny checkpoint", TinyModelSpec, SPEC_FILE, build_tiny_checkpoint)
 
 
 if __name__ == "__main__":

@@ -49,10 +49,11 @@ from devtools.classifier_calibration import (
     evaluate,
     fpr_group,
 )
-from devtools.moderation_data import CATEGORIES, Example, file_sha256, load_corpus, stratified_split
+from devtools.moderation_data import CATEGORIES, Example, load_corpus, stratified_split
 from devtools.synthetic_moderation import generate
 from devtools.synthetic_moderation.provenance import NAME as GENERATOR_FILE
 from devtools.synthetic_moderation.provenance import recorded_texts_sha256, source_sha256, texts_sha256
+from pipelines.core.files import file_sha256
 from pipelines.moderation.text.classifier.features import FeatureSettings, grams, normalise
 from pipelines.moderation.text.classifier.model import (
     FORMAT_VERSION,
@@ -60,7 +61,6 @@ from pipelines.moderation.text.classifier.model import (
     MODEL_FILE,
     Arrays,
     Manifest,
-    sha256_file,
 )
 
 
@@ -317,7 +317,7 @@ def train(data: Path, out: Path, config: TrainConfig) -> dict[str, object]:
         ],
         "validation_metrics": metrics,
         "composite_validation": composite_report,
-        "model_sha256": sha256_file(model_path),
+        "model_sha256": file_sha256(model_path),
     }
     (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {out} ({model_path.stat().st_size / 1e6:.1f} MB) in {elapsed:.0f} s", flush=True)

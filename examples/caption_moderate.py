@@ -17,7 +17,7 @@ request, request ids, and the OpenAI-style error bodies.
 # No `from __future__ import annotations`: serve.ingress needs the real types at import time.
 import asyncio
 import uuid
-from typing import Any
+from typing import Any, Self
 
 from fastapi import FastAPI, Request
 from pydantic import BaseModel, Field
@@ -27,6 +27,7 @@ from ray.serve.handle import DeploymentHandle
 
 from pipelines.core.errors import DeadlineExceededError
 from pipelines.core.types import GenerationRequest, Message, SamplingParams, TextPart
+from pipelines.moderation.policy.engine import PolicyDecision
 from serve_app.api.auth import ApiKeys, load_api_keys, require_key
 from serve_app.api.errors import install_error_handlers
 from serve_app.api.http import install_request_context, read_json_object
@@ -51,6 +52,17 @@ class CaptionResponse(BaseModel):
     categories: list[str]
     policy_version: str
     request_id: str
+
+    @classmethod
+    def of(cls, decision: PolicyDecision, request_id: str) -> Self:
+        """The screened text of ``decision`` (the input's when it was blocked, else the caption's)."""
+        return cls(
+            caption=decision.text,
+            action=decision.action,
+            categories=decision.fired,
+            policy_version=decision.policy_version,
+            request_id=request_id,
+        )
 
 
 @serve.deployment(name="CaptionModerate", ray_actor_options={"num_cpus": 0.05})
@@ -91,13 +103,7 @@ class CaptionModerate:
             text="", request_id=request_id, images=[part.image for part in item.images], image_sources=[body.image]
         )
         if screened.blocked:  # the image never reaches the model
-            return CaptionResponse(
-                caption=screened.text,
-                action=screened.action,
-                categories=screened.fired,
-                policy_version=screened.policy_version,
-                request_id=request_id,
-            )
+            return CaptionResponse.of(screened, request_id)
         request = GenerationRequest(
             request_id,
             [Message("user", [*item.images, TextPart(CAPTION_PROMPT)])],
@@ -105,13 +111,7 @@ class CaptionModerate:
         )
         result = await vlm.generate(request=request)
         decision = await policy.check_output(text=result.text, request_id=request_id, prompt=CAPTION_PROMPT)
-        return CaptionResponse(
-            caption=decision.text,
-            action=decision.action,
-            categories=decision.fired,
-            policy_version=decision.policy_version,
-            request_id=request_id,
-        )
+        return CaptionResponse.of(decision, request_id)
 
 
 def build_app(args: dict[str, Any] | None = None) -> Application:

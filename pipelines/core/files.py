@@ -1,7 +1,9 @@
-"""Durable file writes: a file appears whole under its final name or not at all, and survives a crash."""
+"""Files on disk: durable writes (a file appears whole under its final name or not at all, and survives a
+crash) and the SHA-256 that checks a file read back."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from collections.abc import Callable
@@ -33,3 +35,12 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
         tmp.unlink(missing_ok=True)
     fsync_dir(path.parent)
     return path
+
+
+def file_sha256(path: Path) -> str:
+    """The hex SHA-256 of a file's bytes, read in 1 MiB blocks (model files are large)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

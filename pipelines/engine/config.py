@@ -9,7 +9,7 @@ deployment's ``user_config`` instead.
 from __future__ import annotations
 
 import importlib.util
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -18,6 +18,15 @@ from transformers import BitsAndBytesConfig
 DType = Literal["auto", "bfloat16", "float16", "float32"]
 Attention = Literal["auto", "sdpa", "flash_attention_2", "eager"]
 Quantization = Literal["none", "8bit", "4bit"]
+
+# How a checkpoint is fetched and placed: the same fields in the VLM's config and in the guard's
+# (pipelines/moderation/text/guard.py), both read by resolve_dtype / resolve_device.
+HubRevision = Annotated[str | None, Field(description="Hub revision (branch, tag or commit) to load.")]
+WeightsDType = Annotated[
+    DType, Field(description="Weights dtype; `auto` picks bfloat16 on a GPU that supports it, else float32.")
+]
+Device = Annotated[Literal["auto", "cuda", "cpu"], Field(description="`auto` uses CUDA when available.")]
+LocalFilesOnly = Annotated[bool, Field(description="Never contact the Hub (offline machines).")]
 
 _TORCH_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 # CUDA-graph batch buckets: a decode step of B sequences replays the smallest bucket >= B.
@@ -91,18 +100,16 @@ class EngineConfig(BaseModel):
     served_model_name: str | None = Field(
         None, description="Name reported by the API (`model` field); defaults to `model`."
     )
-    revision: str | None = Field(None, description="Hub revision (branch, tag or commit) to load.")
-    dtype: DType = Field(
-        "auto", description="Weights dtype; `auto` picks bfloat16 on a GPU that supports it, else float32."
-    )
-    device: Literal["auto", "cuda", "cpu"] = Field("auto", description="`auto` uses CUDA when available.")
+    revision: HubRevision = None
+    dtype: WeightsDType = "auto"
+    device: Device = "auto"
     attn_implementation: Attention = Field(
         "auto", description="`auto` uses FlashAttention 2 when `flash-attn` imports and CUDA is used, else sdpa."
     )
     quantization: Quantization = Field(
         "none", description="bitsandbytes 8-bit or 4-bit (NF4) weights; the vision tower stays unquantised."
     )
-    local_files_only: bool = Field(False, description="Never contact the Hub (offline machines).")
+    local_files_only: LocalFilesOnly = False
     torch_threads: int | None = Field(None, description="CPU threads for torch; None keeps torch's default.")
     warmup: bool = Field(True, description="Run one text and one image generation before reporting ready.")
     scheduler: SchedulerConfig = Field(

@@ -1,23 +1,14 @@
 // A prompt (and an image) through /v1/chat/completions with stream: true, shown as the screened
 // stream arrives, with the input's and the output's filter results.
 import { explain, streamChat } from "./api.js";
-import { clear, readAsDataUrl, setState } from "./dom.js";
+import { clear, onSubmit, parts, readAsDataUrl, setState } from "./dom.js";
 import { categoryTable } from "./results.js";
 
 export class ChatView {
   constructor(root) {
-    this.form = root.querySelector("#chat-form");
-    this.prompt = root.querySelector("#chat-prompt");
-    this.image = root.querySelector("#chat-image");
-    this.maxTokens = root.querySelector("#chat-max-tokens");
-    this.state = root.querySelector("#chat-state");
-    this.output = root.querySelector("#chat-output");
-    this.inputResults = root.querySelector("#chat-input-results");
-    this.outputResults = root.querySelector("#chat-output-results");
-    this.form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.run();
-    });
+    const names = ["form", "prompt", "image", "maxTokens", "state", "output", "inputResults", "outputResults"];
+    Object.assign(this, parts(root, "chat", ...names));
+    onSubmit(this.form, () => this.run());
   }
 
   async run() {

@@ -1,6 +1,6 @@
 // The audit log as a table (filters, cursor paging) and one decision's detail beside its request's others.
 import { explain, getJson } from "./api.js";
-import { clear, formatTime, h, highlight, isoFromLocal, setState, svg } from "./dom.js";
+import { clear, formatTime, h, highlight, isoFromLocal, onSubmit, parts, scrollTable, setState, svg } from "./dom.js";
 
 const DECISIONS = "/v1/moderation/decisions";
 
@@ -9,17 +9,13 @@ export class DecisionsView {
     this.root = root;
     this.form = root.querySelector("#decision-filters");
     this.body = root.querySelector("#decisions-table tbody");
-    this.state = root.querySelector("#decisions-state");
-    this.older = root.querySelector("#decisions-older");
+    Object.assign(this, parts(root, "decisions", "state", "older"));
     this.pageLabel = root.querySelector("#decisions-page");
     this.detail = root.querySelector("#decision-detail");
     this.detailBody = root.querySelector("#detail-body");
     this.cursor = null; // next_cursor of the page shown
     this.page = 1;
-    this.form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.load(null, 1);
-    });
+    onSubmit(this.form, () => this.load(null, 1));
     root.querySelector("#decisions-newest").addEventListener("click", () => this.load(null, 1));
     this.older.addEventListener("click", () => this.load(this.cursor, this.page + 1));
     root.querySelector("#detail-close").addEventListener("click", () => this.closeDetail());
@@ -144,31 +140,22 @@ function decisionCard(record) {
     "div",
     { class: "decision" },
     h("dl", { class: "meta" }, meta.map(([term, value]) => [h("dt", {}, term), h("dd", { class: "mono" }, value)])),
-    h(
-      "div",
-      { class: "scroll" },
-      h(
-        "table",
-        { class: "categories" },
-        h("caption", {}, "Categories"),
-        h("thead", {}, h("tr", {}, ["Category", "Score", "Action", "Layers", "Spans"].map((t) => h("th", { scope: "col" }, t)))),
-        h(
-          "tbody",
-          {},
-          names.map((name) => {
-            const hit = categories[name];
-            return h(
-              "tr",
-              { class: hit ? "fired" : "", "data-category": name },
-              h("th", { scope: "row" }, name),
-              h("td", {}, record.scores && name in record.scores ? Number(record.scores[name]).toFixed(3) : "—"),
-              h("td", { class: hit ? `action action-${hit.action}` : "" }, hit ? hit.action : "allow"),
-              h("td", {}, hit ? hit.layers.join(", ") : "—"),
-              h("td", {}, hit ? hit.spans.map(([s, e]) => `${s}–${e}`).join(", ") || "whole text" : "—"),
-            );
-          }),
-        ),
-      ),
+    scrollTable(
+      "categories",
+      "Categories",
+      ["Category", "Score", "Action", "Layers", "Spans"],
+      names.map((name) => {
+        const hit = categories[name];
+        return h(
+          "tr",
+          { class: hit ? "fired" : "", "data-category": name },
+          h("th", { scope: "row" }, name),
+          h("td", {}, record.scores && name in record.scores ? Number(record.scores[name]).toFixed(3) : "—"),
+          h("td", { class: hit ? `action action-${hit.action}` : "" }, hit ? hit.action : "allow"),
+          h("td", {}, hit ? hit.layers.join(", ") : "—"),
+          h("td", {}, hit ? hit.spans.map(([s, e]) => `${s}–${e}`).join(", ") || "whole text" : "—"),
+        );
+      }),
     ),
     contentBlock(record, categories),
     imageFindings(extra.images || []),

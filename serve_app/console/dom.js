@@ -28,6 +28,36 @@ function append(node, children) {
   }
 }
 
+// A view's elements by id, where the ids are the view's prefix and the names in kebab-case:
+// parts(root, "chat", "form", "maxTokens") -> { form: #chat-form, maxTokens: #chat-max-tokens }.
+export function parts(root, prefix, ...names) {
+  const kebab = (name) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  return Object.fromEntries(names.map((name) => [name, root.querySelector(`#${prefix}-${kebab(name)}`)]));
+}
+
+// ``form``'s submit runs ``handler`` instead of navigating.
+export function onSubmit(form, handler) {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    handler();
+  });
+}
+
+// A captioned table in a scrolling box: one header row of ``columns``, then ``rows`` (<tr> nodes).
+export function scrollTable(className, caption, columns, rows) {
+  return h(
+    "div",
+    { class: "scroll" },
+    h(
+      "table",
+      { class: className },
+      h("caption", {}, caption),
+      h("thead", {}, h("tr", {}, columns.map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, rows),
+    ),
+  );
+}
+
 export function clear(node) {
   node.replaceChildren();
   return node;

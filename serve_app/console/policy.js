@@ -1,6 +1,6 @@
 // The loaded policy, read only: version, digest, layers, and each category's actions per direction.
 import { explain, getJson } from "./api.js";
-import { clear, h, setState } from "./dom.js";
+import { clear, h, parts, scrollTable, setState } from "./dom.js";
 
 export async function loadPolicy() {
   return getJson("/v1/moderation/policy");
@@ -8,8 +8,7 @@ export async function loadPolicy() {
 
 export class PolicyView {
   constructor(root) {
-    this.state = root.querySelector("#policy-state");
-    this.body = root.querySelector("#policy-body");
+    Object.assign(this, parts(root, "policy", "state", "body"));
   }
 
   async load() {
@@ -44,28 +43,19 @@ export class PolicyView {
             : h("li", { "data-layer": name }, `${name}: ${value}`),
         ),
       ),
-      h(
-        "div",
-        { class: "scroll" },
-        h(
-          "table",
-          { class: "policy" },
-          h("caption", {}, "Categories"),
-          h("thead", {}, h("tr", {}, ["Category", "Input", "Output", "Threshold", "Description"].map((t) => h("th", { scope: "col" }, t)))),
+      scrollTable(
+        "policy",
+        "Categories",
+        ["Category", "Input", "Output", "Threshold", "Description"],
+        categoryRows(policy.categories).map((c) =>
           h(
-            "tbody",
-            {},
-            categoryRows(policy.categories).map((c) =>
-              h(
-                "tr",
-                { "data-category": c.name },
-                h("th", { scope: "row" }, c.name),
-                h("td", { class: `action action-${c.input}` }, c.input),
-                h("td", { class: `action action-${c.output}` }, c.output),
-                h("td", {}, String(c.threshold)),
-                h("td", {}, c.description || ""),
-              ),
-            ),
+            "tr",
+            { "data-category": c.name },
+            h("th", { scope: "row" }, c.name),
+            h("td", { class: `action action-${c.input}` }, c.input),
+            h("td", { class: `action action-${c.output}` }, c.output),
+            h("td", {}, String(c.threshold)),
+            h("td", {}, c.description || ""),
           ),
         ),
       ),

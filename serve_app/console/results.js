@@ -1,5 +1,5 @@
 // Filter results as tables, matched spans highlighted, image findings drawn over their pictures.
-import { h, highlight, svg } from "./dom.js";
+import { h, highlight, scrollTable, svg } from "./dom.js";
 
 // category_results of a response ({name: {filtered, detected, score, action, spans}}) as a table:
 // the categories that were detected first, then the rest by score.
@@ -7,28 +7,19 @@ export function categoryTable(results, caption) {
   const rows = Object.entries(results || {}).sort(
     ([, a], [, b]) => Number(b.detected) - Number(a.detected) || b.score - a.score,
   );
-  return h(
-    "div",
-    { class: "scroll" },
-    h(
-      "table",
-      { class: "categories" },
-      h("caption", {}, caption),
-      h("thead", {}, h("tr", {}, ["Category", "Detected", "Score", "Action", "Layers"].map((t) => h("th", { scope: "col" }, t)))),
+  return scrollTable(
+    "categories",
+    caption,
+    ["Category", "Detected", "Score", "Action", "Layers"],
+    rows.map(([name, r]) =>
       h(
-        "tbody",
-        {},
-        rows.map(([name, r]) =>
-          h(
-            "tr",
-            { class: r.detected ? "fired" : "", "data-category": name, "data-detected": String(r.detected) },
-            h("th", { scope: "row" }, name),
-            h("td", {}, r.detected ? "yes" : "no"),
-            h("td", {}, Number(r.score).toFixed(3)),
-            h("td", { class: `action action-${r.action}` }, r.action),
-            h("td", {}, [...new Set((r.spans || []).map((s) => s[2]).concat(r.layers || []))].join(", ")),
-          ),
-        ),
+        "tr",
+        { class: r.detected ? "fired" : "", "data-category": name, "data-detected": String(r.detected) },
+        h("th", { scope: "row" }, name),
+        h("td", {}, r.detected ? "yes" : "no"),
+        h("td", {}, Number(r.score).toFixed(3)),
+        h("td", { class: `action action-${r.action}` }, r.action),
+        h("td", {}, [...new Set((r.spans || []).map((s) => s[2]).concat(r.layers || []))].join(", ")),
       ),
     ),
   );

@@ -1,7 +1,7 @@
 // Decisions per time bucket, by category or by action, from GET /v1/moderation/stats (counted by the
 // database): a stacked bar chart drawn as SVG by this file, and the same numbers as a table.
 import { explain, getJson } from "./api.js";
-import { clear, h, isoFromLocal, localFromDate, setState, svg } from "./dom.js";
+import { clear, h, isoFromLocal, localFromDate, onSubmit, parts, setState, svg } from "./dom.js";
 
 const DAY_MS = 24 * 3600 * 1000;
 const PALETTE = ["#2f6db5", "#c2452d", "#3c8d5a", "#b5842f", "#7a4fb5", "#2fa3b5", "#b52f7a", "#6b6b6b"];
@@ -9,17 +9,11 @@ const CHART = { width: 720, height: 260, left: 44, bottom: 40, top: 12, right: 8
 
 export class TrendsView {
   constructor(root) {
-    this.form = root.querySelector("#trends-form");
-    this.state = root.querySelector("#trends-state");
-    this.chart = root.querySelector("#trends-chart");
-    this.table = root.querySelector("#trends-table");
+    Object.assign(this, parts(root, "trends", "form", "state", "chart", "table"));
     const now = new Date();
     this.form.elements.since.value = localFromDate(new Date(now.getTime() - DAY_MS));
     this.form.elements.until.value = localFromDate(new Date(now.getTime() + 3600 * 1000));
-    this.form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.load();
-    });
+    onSubmit(this.form, () => this.load());
   }
 
   async load() {

@@ -1,23 +1,16 @@
 // "Try it": a text and pictures through /v1/moderations, the verdict per category, the spans marked,
 // each picture with its OCR and QR boxes drawn on it.
 import { explain, postJson } from "./api.js";
-import { clear, h, readAsDataUrl, setState } from "./dom.js";
+import { clear, h, onSubmit, parts, readAsDataUrl, setState } from "./dom.js";
 import { categoryTable, imageWithBoxes, markedText } from "./results.js";
 
 export class TryView {
   constructor(root) {
-    this.form = root.querySelector("#try-form");
-    this.text = root.querySelector("#try-text");
+    Object.assign(this, parts(root, "try", "form", "text", "drop", "state", "result"));
     this.files = root.querySelector("#try-images");
-    this.drop = root.querySelector("#try-drop");
-    this.state = root.querySelector("#try-state");
-    this.result = root.querySelector("#try-result");
     this.dropped = [];
     this.shown = []; // object URLs of the pictures on screen, released when the next result replaces them
-    this.form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.run();
-    });
+    onSubmit(this.form, () => this.run());
     this.files.addEventListener("change", () => {
       this.dropped = [];
     });

@@ -19,6 +19,7 @@ from ray import serve
 
 from pipelines.moderation.images.reading import ImageReadConfig, ImageReading, ReaderPool
 from serve_app.config import ImageScreenUserConfig
+from serve_app.deployments.state import configured
 from serve_app.metrics import ImageScreenMetrics
 
 logger = logging.getLogger("ray.serve")
@@ -76,6 +77,4 @@ class ImageScreenDeployment:
         self._pool()
 
     def _pool(self) -> ReaderPool:
-        if self.pool is None:
-            raise RuntimeError("image screen not configured")
-        return self.pool
+        return configured(self.pool, "image screen not configured")

@@ -26,6 +26,7 @@ from pipelines.moderation.text.layers import GuardLayer
 from serve_app.api.protocol import ModerationStats, PolicyInfo
 from serve_app.config import PolicyUserConfig
 from serve_app.deployments.clients import ImageScreenClient, VLMClient
+from serve_app.deployments.state import configured
 from serve_app.metrics import ModerationMetrics
 from serve_app.serving.admin import describe_policy, stats_response, stats_window
 from serve_app.version import APP_VERSION
@@ -234,9 +235,7 @@ class PolicyFilterDeployment:
         self._moderator()
 
     def _moderator(self) -> Moderator:
-        if self.moderator is None:
-            raise RuntimeError("policy not loaded")
-        return self.moderator
+        return configured(self.moderator, "policy not loaded")
 
     def __del__(self) -> None:
         if getattr(self, "audit", None) is not None:

@@ -41,6 +41,7 @@ import threading
 import time
 import traceback
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -120,23 +121,23 @@ def _fail(message: str) -> int:
     return 1
 
 
+@dataclass(eq=False)
 class Launch:
     """One launch: its environment, the processes it started, and its stop."""
 
-    def __init__(
-        self, args: argparse.Namespace, apps: list[str], env: dict[str, str], ready_url: str, config_path: str
-    ) -> None:
-        self.args = args
-        self.config_path = config_path
-        self.apps = apps
-        self.ready_url = ready_url
-        self.env = env
-        self.launch_id = env[LAUNCH_ID_ENV]
-        self.serve: subprocess.Popen[bytes] | None = None
-        self.connected = False
-        self.starting = True
-        self.signals = 0
-        self.stop = threading.Event()
+    args: argparse.Namespace
+    apps: list[str]
+    env: dict[str, str]
+    ready_url: str
+    config_path: str
+    serve: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    connected: bool = field(default=False, init=False)
+    starting: bool = field(default=True, init=False)
+    signals: int = field(default=0, init=False)
+    stop: threading.Event = field(default_factory=threading.Event, init=False)
+
+    def __post_init__(self) -> None:
+        self.launch_id = self.env[LAUNCH_ID_ENV]
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.signals += 1

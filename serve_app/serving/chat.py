@@ -12,6 +12,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 import pydantic
 
@@ -37,26 +38,18 @@ from serve_app.serving.image_sources import chat_sources, legacy_sources
 from serve_app.serving.streaming import ChatStream, StreamLimits
 
 
+@dataclass(eq=False)
 class ChatService:
     """Drives the deployment graph for one chat request."""
 
-    def __init__(
-        self,
-        validator: Validation,
-        model: Model,
-        policy: Policy,
-        model_name: str,
-        model_version: str = "",
-        cache: ResponseCache | None = None,
-    ) -> None:
-        self.validator = validator
-        self.model = model
-        self.policy = policy
-        self.model_name = model_name
-        self.model_version = model_version
-        self.cache = cache
-        self.deadline_s: float | None = None
-        self.stream_limits = StreamLimits.of(IngressUserConfig())
+    validator: Validation
+    model: Model
+    policy: Policy
+    model_name: str
+    model_version: str = ""
+    cache: ResponseCache | None = None
+    deadline_s: float | None = field(default=None, init=False)
+    stream_limits: StreamLimits = field(default_factory=lambda: StreamLimits.of(IngressUserConfig()), init=False)
 
     def configure(self, deadline_s: float, stream_limits: StreamLimits) -> None:
         self.deadline_s = deadline_s

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass, field
 
 from pipelines.core.errors import DeadlineExceededError, ServiceError
 from pipelines.core.types import GenerationRequest, GenerationResult
@@ -53,27 +53,19 @@ class StreamLimits:
         return cls(settings.stream_hold_back_chars, settings.stream_approve_chars, settings.stream_check_timeout_s)
 
 
+@dataclass(eq=False, kw_only=True)
 class ChatStream:
-    def __init__(
-        self,
-        *,
-        model: Model,
-        policy: Policy,
-        model_name: str,
-        limits: StreamLimits,
-        request: GenerationRequest,
-        prompt: str,
-        input_decision: PolicyDecision,
-        include_usage: bool,
-    ) -> None:
-        self.model = model
-        self.policy = policy
-        self.model_name = model_name
-        self.request = request
-        self.prompt = prompt
-        self.input_decision = input_decision
-        self.include_usage = include_usage
-        self.created = int(time.time())
+    model: Model
+    policy: Policy
+    model_name: str
+    limits: InitVar[StreamLimits]
+    request: GenerationRequest
+    prompt: str
+    input_decision: PolicyDecision
+    include_usage: bool
+    created: int = field(default_factory=lambda: int(time.time()), init=False)
+
+    def __post_init__(self, limits: StreamLimits) -> None:
         self.check_timeout_s = limits.check_timeout_s
         self.screen = StreamScreen(self._check, limits.hold_back_chars, limits.approve_chars)
 

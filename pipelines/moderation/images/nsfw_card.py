@@ -6,11 +6,12 @@ them. No torch here: a screening replica loads the ONNX file with onnxruntime on
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from pipelines.core.files import file_sha256
 
 # Bumped whenever the card or the exported graph changes: an older conversion is then redone.
 CARD_FORMAT_VERSION = 2
@@ -59,14 +60,6 @@ class ModelFiles:
         self.directory = directory
         self.card = directory / f"{stem}.json"
         self.model = directory / f"{stem}.onnx"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_card(files: ModelFiles) -> ModelCard:

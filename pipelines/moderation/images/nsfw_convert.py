@@ -40,8 +40,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipelines.core.files import file_sha256
 from pipelines.core.paths import resolve_path
-from pipelines.moderation.images.nsfw_card import ModelFiles, file_sha256, verified_card
+from pipelines.moderation.images.nsfw_card import ModelFiles, verified_card
 
 logger = logging.getLogger(__name__)
 

@@ -19,12 +19,12 @@ import numpy as np
 import onnxruntime
 import torch
 
+from pipelines.core.files import file_sha256
 from pipelines.moderation.images.nsfw_card import (
     CARD_FORMAT_VERSION,
     ModelCard,
     ModelSource,
     Preprocessing,
-    file_sha256,
 )
 from pipelines.moderation.images.nsfw_convert import (
     NSFWJS_INTEGRITY,

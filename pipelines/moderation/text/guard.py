@@ -25,7 +25,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
-from pipelines.engine.vlm import DType, EngineConfig, resolve_device, resolve_dtype
+from pipelines.engine.config import Device, HubRevision, LocalFilesOnly, WeightsDType
+from pipelines.engine.vlm import EngineConfig, resolve_device, resolve_dtype
 
 logger = logging.getLogger(__name__)
 
@@ -73,12 +74,10 @@ class GuardConfig(BaseModel):
     model: str = Field(
         "Qwen/Qwen3Guard-Gen-0.6B", description="Hugging Face id or local directory of a Qwen3Guard-Gen checkpoint."
     )
-    revision: str | None = Field(None, description="Hub revision (branch, tag or commit) to load.")
-    dtype: DType = Field(
-        "auto", description="Weights dtype; `auto` picks bfloat16 on a GPU that supports it, else float32."
-    )
-    device: Literal["auto", "cuda", "cpu"] = Field("auto", description="`auto` uses CUDA when available.")
-    local_files_only: bool = Field(False, description="Never contact the Hub (offline machines).")
+    revision: HubRevision = None
+    dtype: WeightsDType = "auto"
+    device: Device = "auto"
+    local_files_only: LocalFilesOnly = False
     max_new_tokens: int = Field(
         32, ge=1, description="Generation budget; the verdict (Safety, Categories, Refusal lines) needs ~20 tokens."
     )

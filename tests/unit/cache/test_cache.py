@@ -14,15 +14,14 @@ from PIL import Image
 
 from pipelines.cache import CacheConfig, MemoryCache, RedisCache, build_cache, cache_key
 from pipelines.core.secrets import SecretSourceError
-from pipelines.core.types import GenerationRequest, ImagePart, Message, SamplingParams, TextPart
+from pipelines.core.types import GenerationRequest
+from tests.unit.generation_requests import user_request
 
 
 def request(
     text: str = "is this real leather?", image: Image.Image | None = None, **params: object
 ) -> GenerationRequest:
-    parts: list = [ImagePart(image, "image/png", 0)] if image is not None else []
-    parts.append(TextPart(text))
-    return GenerationRequest("r", [Message("user", parts)], SamplingParams(**{"max_tokens": 16, **params}))  # type: ignore[arg-type]
+    return user_request("r", text, image, **{"max_tokens": 16, **params})
 
 
 def key(req: GenerationRequest, model: str = "m@default:none", policy: str = "p1") -> str | None:

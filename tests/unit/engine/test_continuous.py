@@ -4,31 +4,22 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
 
 from pipelines.core.errors import DeadlineExceededError, RequestCancelledError, ServiceError
-from pipelines.core.types import GenerationRequest, GenerationResult, ImagePart, Message, SamplingParams, TextPart
+from pipelines.core.types import GenerationRequest, GenerationResult
 from pipelines.engine import continuous
 from pipelines.engine.continuous import ContinuousEngine, StreamEvent
-from pipelines.engine.vlm import EngineConfig, VLMEngine
-
-
-@pytest.fixture(scope="module")
-def engine(tiny_model_dir: Path) -> VLMEngine:
-    return VLMEngine(
-        EngineConfig(model=str(tiny_model_dir), dtype="float32", device="cpu", local_files_only=True, warmup=False)
-    )
+from pipelines.engine.vlm import VLMEngine
+from tests.unit.engine.sink import EventSink
+from tests.unit.generation_requests import user_request
 
 
 def request(i: int, text: str, image: Image.Image | None = None, **params: object) -> GenerationRequest:
-    parts: list = [ImagePart(image, "image/png", 0)] if image is not None else []
-    parts.append(TextPart(text))
-    sampling = SamplingParams(**{"max_tokens": 12, **params})  # type: ignore[arg-type]
-    return GenerationRequest(f"r{i}", [Message("user", parts)], sampling, stream=True)
+    return user_request(f"r{i}", text, image, stream=True, **{"max_tokens": 12, **params})
 
 
 REQUESTS = [
@@ -40,23 +31,7 @@ REQUESTS = [
 ]
 
 
-class Collector:
-    def __init__(self) -> None:
-        self.events: dict[str, list[StreamEvent]] = {}
-
-    def __call__(self, event: StreamEvent) -> None:
-        self.events.setdefault(event.request_id, []).append(event)
-
-    def result(self, request_id: str) -> GenerationResult | Exception:
-        final = self.events[request_id][-1]
-        assert final.final
-        return final.result  # type: ignore[return-value]
-
-    def streamed(self, request_id: str) -> str:
-        return "".join(e.delta for e in self.events[request_id])
-
-
-def drive(cont: ContinuousEngine, schedule: dict[int, list[GenerationRequest]], sink: Collector) -> None:
+def drive(cont: ContinuousEngine, schedule: dict[int, list[GenerationRequest]], sink: EventSink) -> None:
     """Step by hand; ``schedule[k]`` requests arrive before step k."""
     pending: list = []
     step = 0
@@ -71,7 +46,7 @@ def test_greedy_tokens_are_the_same_alone_and_joining_mid_flight(engine: VLMEngi
     requests = [request(i, text, image, **params) for i, (text, image, params) in enumerate(REQUESTS)]
     alone = [engine.generate_batch([r])[0] for r in requests]
     cont = ContinuousEngine(engine, max_running=8, start=False)
-    sink = Collector()
+    sink = EventSink()
     drive(cont, {0: requests[:2], 3: requests[2:4], 5: requests[4:]}, sink)
     for r, solo in zip(requests, alone, strict=True):
         result = sink.result(r.request_id)
@@ -89,7 +64,7 @@ def test_greedy_tokens_are_the_same_alone_and_joining_mid_flight(engine: VLMEngi
 def test_max_running_caps_the_step_and_the_rest_wait(engine: VLMEngine) -> None:
     requests = [request(i, text, image, **params) for i, (text, image, params) in enumerate(REQUESTS)]
     cont = ContinuousEngine(engine, max_running=2, start=False)
-    sink = Collector()
+    sink = EventSink()
     drive(cont, {0: requests}, sink)
     assert max(cont.step_sizes) == 2
     assert all(isinstance(sink.result(r.request_id), GenerationResult) for r in requests)
@@ -103,7 +78,7 @@ def test_stop_string_never_streams_and_matches_the_batch_engine(engine: VLMEngin
     stopped = request(1, "describe this picture please", Image.new("RGB", (64, 48), "red"), max_tokens=16, stop=[stop])
     expected = engine.generate_batch([stopped])[0]
     cont = ContinuousEngine(engine, max_running=4, start=False)
-    sink = Collector()
+    sink = EventSink()
     drive(cont, {0: [stopped]}, sink)
     result = sink.result("r1")
     assert isinstance(result, GenerationResult) and isinstance(expected, GenerationResult)
@@ -114,7 +89,7 @@ def test_stop_string_never_streams_and_matches_the_batch_engine(engine: VLMEngin
 def test_seeded_sampling_is_reproducible_inside_a_batch(engine: VLMEngine) -> None:
     sampled = request(0, "tell me a story", temperature=0.9, top_p=0.9, seed=1234, max_tokens=10)
     others = [request(i, f"filler {i}", max_tokens=8) for i in range(1, 4)]
-    alone, together = Collector(), Collector()
+    alone, together = EventSink(), EventSink()
     drive(ContinuousEngine(engine, max_running=8, start=False), {0: [sampled]}, alone)
     drive(ContinuousEngine(engine, max_running=8, start=False), {0: others, 2: [sampled]}, together)
     assert alone.result("r0").text == together.result("r0").text  # type: ignore[union-attr]
@@ -124,7 +99,7 @@ def test_cancelled_request_leaves_the_batch_and_others_finish(engine: VLMEngine)
     long = request(0, "keep going", max_tokens=40)
     other = request(1, "and me", max_tokens=20)
     cont = ContinuousEngine(engine, max_running=4, start=False)
-    sink = Collector()
+    sink = EventSink()
     pending = cont.step([(long, sink), (other, sink)])
     pending = cont.step(pending)
     assert cont.running == 2
@@ -141,7 +116,7 @@ def test_request_past_its_deadline_gets_504(engine: VLMEngine) -> None:
     late.deadline = time.time() - 1
     running = request(1, "soon late", max_tokens=200)
     cont = ContinuousEngine(engine, max_running=4, start=False)
-    sink = Collector()
+    sink = EventSink()
     pending = cont.step([(late, sink), (running, sink)])
     assert isinstance(sink.result("r0"), DeadlineExceededError)
     running.deadline = time.time() - 1  # its deadline passes while it runs
@@ -154,7 +129,7 @@ def test_worker_thread_serves_concurrent_submissions(engine: VLMEngine) -> None:
     alone = {r.request_id: engine.generate_batch([r])[0].text for r in requests}  # type: ignore[union-attr]
     cont = ContinuousEngine(engine, max_running=8)
     done = threading.Event()
-    sink = Collector()
+    sink = EventSink()
 
     def on_event(event: StreamEvent) -> None:
         sink(event)
@@ -175,7 +150,7 @@ def test_non_streaming_requests_get_only_their_final_event(engine: VLMEngine) ->
     quiet = request(0, "hello there", max_tokens=10)
     quiet.stream = False
     cont = ContinuousEngine(engine, max_running=4, start=False)
-    sink = Collector()
+    sink = EventSink()
     drive(cont, {0: [quiet]}, sink)
     (event,) = sink.events["r0"]
     assert event.final and event.delta == event.result.text  # type: ignore[union-attr]
@@ -200,8 +175,8 @@ class FailingForward:
         return self.original(*args, **kwargs)
 
 
-def run_threaded(cont: ContinuousEngine, requests: list[GenerationRequest], timeout: float = 60) -> Collector:
-    sink = Collector()
+def run_threaded(cont: ContinuousEngine, requests: list[GenerationRequest], timeout: float = 60) -> EventSink:
+    sink = EventSink()
     done = threading.Event()
 
     def on_event(event: StreamEvent) -> None:

@@ -7,8 +7,9 @@ import torch
 from PIL import Image
 
 from pipelines.core.errors import ServiceError
-from pipelines.core.types import GenerationRequest, GenerationResult, ImagePart, Message, SamplingParams, TextPart
+from pipelines.core.types import GenerationRequest, GenerationResult, ImagePart, Message, SamplingParams
 from pipelines.engine.vlm import EngineConfig, VLMEngine, quantization_config, resolve_attention
+from tests.unit.generation_requests import user_request
 
 
 @pytest.fixture(scope="module")
@@ -19,9 +20,7 @@ def engine(tiny_model_dir) -> VLMEngine:
 
 
 def request(rid: str, text: str, images: list[Image.Image] = (), **params) -> GenerationRequest:
-    parts = [ImagePart(img, "image/png", 0) for img in images] + [TextPart(text)]
-    params.setdefault("max_tokens", 16)
-    return GenerationRequest(rid, [Message("user", parts)], SamplingParams(**params))
+    return user_request(rid, text, *images, **{"max_tokens": 16, **params})
 
 
 def ok(result: GenerationResult | ServiceError) -> GenerationResult:

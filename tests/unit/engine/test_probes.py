@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from transformers import DynamicCache
 
 from bench.probes import HostSyncCounter, KVCopyMeter
-from pipelines.engine.vlm import EngineConfig, VLMEngine
+from pipelines.engine.vlm import VLMEngine
 
 
-def test_the_kv_meter_sees_a_dynamic_cache_copy_its_whole_cache_every_step(tiny_model_dir: Path) -> None:
-    engine = VLMEngine(
-        EngineConfig(model=str(tiny_model_dir), dtype="float32", device="cpu", local_files_only=True, warmup=False)
-    )
+def test_the_kv_meter_sees_a_dynamic_cache_copy_its_whole_cache_every_step(engine: VLMEngine) -> None:
     model, ids = engine.model, torch.randint(20, 500, (2, 12))
     cache = DynamicCache(config=model.config)
     with torch.inference_mode():

@@ -3,47 +3,25 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
-import pytest
 import torch
 from PIL import Image
 
 from bench.probes import HostSyncCounter, KVCopyMeter
 from pipelines.core.errors import InvalidRequestError, ServiceError
-from pipelines.core.types import GenerationRequest, GenerationResult, ImagePart, Message, SamplingParams, TextPart
-from pipelines.engine import Engine, SchedulerConfig, StreamEvent, generate_all
+from pipelines.core.types import GenerationRequest, GenerationResult, ImagePart, Message, SamplingParams
+from pipelines.engine import Engine, SchedulerConfig, generate_all
 from pipelines.engine.continuous import ContinuousEngine
-from pipelines.engine.vlm import EngineConfig, VLMEngine
-
-
-@pytest.fixture(scope="module")
-def engine(tiny_model_dir: Path) -> VLMEngine:
-    return VLMEngine(
-        EngineConfig(model=str(tiny_model_dir), dtype="float32", device="cpu", local_files_only=True, warmup=False)
-    )
+from pipelines.engine.vlm import VLMEngine
+from tests.unit.engine.sink import EventSink
+from tests.unit.generation_requests import user_request
 
 
 def request(rid: str, text: str, image: Image.Image | None = None, **params: object) -> GenerationRequest:
-    parts: list = [ImagePart(image, "image/png", 0)] if image is not None else []
-    parts.append(TextPart(text))
-    return GenerationRequest(rid, [Message("user", parts)], SamplingParams(**{"max_tokens": 10, **params}))  # type: ignore[arg-type]
+    return user_request(rid, text, image, **{"max_tokens": 10, **params})
 
 
-class Results:
-    def __init__(self) -> None:
-        self.events: dict[str, list[StreamEvent]] = {}
-
-    def __call__(self, event: StreamEvent) -> None:
-        self.events.setdefault(event.request_id, []).append(event)
-
-    def __getitem__(self, request_id: str) -> GenerationResult | ServiceError:
-        final = self.events[request_id][-1]
-        assert final.result is not None
-        return final.result
-
-
-def run(cont: ContinuousEngine, requests: list[GenerationRequest], sink: Results) -> int:
+def run(cont: ContinuousEngine, requests: list[GenerationRequest], sink: EventSink) -> int:
     pending = [(r, sink) for r in requests]
     steps = 0
     while pending or cont.running:
@@ -63,10 +41,10 @@ def test_chunked_prefill_gives_the_same_greedy_tokens_as_generate(engine: VLMEng
     ]
     expected = [engine.generate_batch([r])[0] for r in requests]
     cont = ContinuousEngine(engine, 4, start=False, scheduler=SchedulerConfig(prefill_chunk_tokens=16))
-    sink = Results()
+    sink = EventSink()
     run(cont, requests, sink)
     for r, solo in zip(requests, expected, strict=True):
-        got = sink[r.request_id]
+        got = sink.result(r.request_id)
         assert isinstance(got, GenerationResult) and isinstance(solo, GenerationResult)
         assert (got.text, got.completion_tokens) == (solo.text, solo.completion_tokens)
         assert got.prompt_tokens > 16  # really chunked
@@ -79,7 +57,7 @@ def prefilled_keys(cont: ContinuousEngine, slot: int, tokens: int) -> list[torch
 def test_prefill_budget_caps_each_step_while_running_sequences_keep_decoding(engine: VLMEngine) -> None:
     chunked = SchedulerConfig(prefill_chunk_tokens=16)
     alone = ContinuousEngine(engine, 4, start=False, scheduler=chunked)
-    sink = Results()
+    sink = EventSink()
     alone.step([(request("long", LONG, max_tokens=4), sink)])
     while alone.stats().prefilling:
         alone.step([])
@@ -100,18 +78,18 @@ def test_prefill_budget_caps_each_step_while_running_sequences_keep_decoding(eng
     assert all(torch.equal(a, b) for a, b in zip(prefilled_keys(cont, 1, prompt), reference, strict=True))
     run(cont, [], sink)
     solo = {r.request_id: engine.generate_batch([r])[0] for r in (request("short", "hi", max_tokens=40),)}
-    got, expected = sink["short"], solo["short"]
+    got, expected = sink.result("short"), solo["short"]
     assert isinstance(got, GenerationResult) and isinstance(expected, GenerationResult)
     assert (got.text, got.completion_tokens) == (expected.text, expected.completion_tokens)
 
 
 def test_a_prompt_that_cannot_fit_its_slot_is_refused_and_output_stops_at_the_slot_end(engine: VLMEngine) -> None:
     cont = ContinuousEngine(engine, 2, start=False, scheduler=SchedulerConfig(max_context_tokens=40))
-    sink = Results()
+    sink = EventSink()
     run(cont, [request("long", LONG * 2), request("fits", "hello there", max_tokens=200)], sink)
-    refused = sink["long"]
+    refused = sink.result("long")
     assert isinstance(refused, InvalidRequestError) and refused.code == "context_length_exceeded"
-    fits = sink["fits"]
+    fits = sink.result("fits")
     prompt = cont.prepare(request("x", "hello there")).prompt.length  # type: ignore[union-attr]
     # the slot holds 40 tokens: the prompt and all generated tokens but the last, never fed back
     alone = engine.generate_batch([request("fits", "hello there", max_tokens=40 - prompt + 1)])[0]
@@ -126,7 +104,7 @@ def test_a_prompt_that_cannot_fit_its_slot_is_refused_and_output_stops_at_the_sl
 
 def test_a_decode_step_syncs_once_and_copies_no_kv(engine: VLMEngine) -> None:
     cont = ContinuousEngine(engine, 8, start=False)
-    sink = Results()
+    sink = EventSink()
     pending = [
         (request(f"r{i}", f"hello number {i}", max_tokens=60, temperature=0.8 * (i % 2), seed=i), sink)
         for i in range(6)
@@ -146,7 +124,7 @@ def test_a_decode_step_syncs_once_and_copies_no_kv(engine: VLMEngine) -> None:
 
 def test_a_join_leaves_the_running_rows_untouched(engine: VLMEngine) -> None:
     cont = ContinuousEngine(engine, 4, start=False)
-    sink = Results()
+    sink = EventSink()
     cont.step(cont.step([(request("a", "first one", max_tokens=30), sink)]))
     before = cont.cache.keys[0][0].clone()  # slot 0 holds "a"
     cont.step([(request("b", "second one joins", max_tokens=30), sink)])
@@ -158,7 +136,7 @@ def test_a_join_leaves_the_running_rows_untouched(engine: VLMEngine) -> None:
 
 def test_a_finished_sequence_frees_its_slot_for_the_next_request(engine: VLMEngine) -> None:
     cont = ContinuousEngine(engine, 3, start=False)
-    sink = Results()
+    sink = EventSink()
     pending = cont.step([(request("short", "a", max_tokens=2), sink), (request("long", "b", max_tokens=30), sink)])
     while "short" not in sink.events or not sink.events["short"][-1].final:
         pending = cont.step(pending)
@@ -171,13 +149,13 @@ def test_a_finished_sequence_frees_its_slot_for_the_next_request(engine: VLMEngi
 
 def test_raising_max_running_regrows_the_cache_once_idle(engine: VLMEngine) -> None:
     cont = ContinuousEngine(engine, 2, start=False)
-    sink = Results()
+    sink = EventSink()
     pending = cont.step([(request("a", "hi", max_tokens=6), sink)])
     cont.set_max_running(5)
     assert cont.cache.shape.slots == 2  # still running: no reallocation under a live sequence
     run(cont, [request(f"n{i}", "more", max_tokens=3) for i in range(5)], sink)
     assert cont.cache.shape.slots == 5 and max(cont.step_sizes) <= 5
-    assert all(isinstance(sink[r], GenerationResult) for r in ["a", *[f"n{i}" for i in range(5)]])
+    assert all(isinstance(sink.result(r), GenerationResult) for r in ["a", *[f"n{i}" for i in range(5)]])
     assert not pending
 
 

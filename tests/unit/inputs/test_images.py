@@ -118,22 +118,21 @@ def test_exif_rotation_is_applied(image_bytes: Encoder, no_resize_limits: Valida
     assert close_to(part.image.getpixel((10, 35)), (0, 0, 255), 40)
 
 
-def test_palette_with_transparency_on_white(image_bytes: Encoder, no_resize_limits: ValidationLimits) -> None:
+@pytest.mark.parametrize(("fmt", "colour", "pixel"), [("PNG", (255, 0, 0), (1, 1)), ("GIF", (0, 255, 0), (2, 2))])
+def test_palette_with_transparency_on_white(
+    image_bytes: Encoder,
+    no_resize_limits: ValidationLimits,
+    fmt: str,
+    colour: tuple[int, int, int],
+    pixel: tuple[int, int],
+) -> None:
+    """Palette index 0 transparent (white after decoding), index 1 ``colour`` at ``pixel``."""
     img = Image.new("P", (4, 4), 0)
-    img.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
-    img.putpixel((1, 1), 1)
-    part = decode(image_bytes(img, "PNG", transparency=0), no_resize_limits)
+    img.putpalette([0, 0, 0, *colour] + [0] * 762)
+    img.putpixel(pixel, 1)
+    part = decode(image_bytes(img, fmt, transparency=0), no_resize_limits)
     assert part.image.getpixel((0, 0)) == (255, 255, 255)
-    assert part.image.getpixel((1, 1)) == (255, 0, 0)
-
-
-def test_gif_transparency_on_white(image_bytes: Encoder, no_resize_limits: ValidationLimits) -> None:
-    img = Image.new("P", (4, 4), 0)
-    img.putpalette([0, 0, 0, 0, 255, 0] + [0] * 762)
-    img.putpixel((2, 2), 1)
-    part = decode(image_bytes(img, "GIF", transparency=0), no_resize_limits)
-    assert part.image.getpixel((0, 0)) == (255, 255, 255)
-    assert part.image.getpixel((2, 2)) == (0, 255, 0)
+    assert part.image.getpixel(pixel) == colour
 
 
 def test_rgba_on_white(image_bytes: Encoder, no_resize_limits: ValidationLimits) -> None:

@@ -17,7 +17,6 @@ a policy threshold of 0.5 means "the classifier's chosen operating point", highe
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipelines.core.files import file_sha256
 from pipelines.moderation.text.classifier.features import FEATURES_VERSION, FeatureSettings, grams
 
 FORMAT_VERSION = 1
@@ -56,14 +56,6 @@ class Manifest(BaseModel):
         description="Logit margin a sentence scored alone must clear beyond its window's operating point, "
         "chosen on composite validation texts; null: only windows are scored.",
     )
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -106,7 +98,7 @@ class TextClassifier:
             raise ArtifactError(f"{directory}: format {self.manifest.format_version}, this code reads {FORMAT_VERSION}")
         if self.manifest.features.version != FEATURES_VERSION:
             raise ArtifactError(f"{directory}: features v{self.manifest.features.version}, code v{FEATURES_VERSION}")
-        if sha256_file(model_path) != self.manifest.model_sha256:
+        if file_sha256(model_path) != self.manifest.model_sha256:
             raise ArtifactError(f"{model_path}: SHA-256 does not match the manifest")
         arrays = load_arrays(model_path)
         if arrays.weights.shape[1] != len(self.manifest.categories):

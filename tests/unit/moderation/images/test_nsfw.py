@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import ValidationError
 
+from pipelines.core.files import file_sha256
 from pipelines.moderation.images.nsfw import (
     NsfwClassifier,
     NsfwConfig,
@@ -26,7 +27,7 @@ from pipelines.moderation.images.nsfw import (
     NsfwScreener,
     resize_like_nsfwjs,
 )
-from pipelines.moderation.images.nsfw_card import file_sha256, read_card
+from pipelines.moderation.images.nsfw_card import read_card
 from pipelines.moderation.images.nsfw_convert import (
     NSFWJS_INTEGRITY,
     NSFWJS_SHA256,

@@ -36,7 +36,6 @@ from pipelines.moderation.images.ocr import (
     to_bgr,
 )
 from pipelines.moderation.policy.engine import PolicyEngine
-from tests.unit.shipped import rules_engine
 
 CJK_FONTS = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 
@@ -53,11 +52,6 @@ def cjk_font() -> Callable[[int], ImageFont.FreeTypeFont]:
 @pytest.fixture(scope="module")
 def ocr() -> OcrScreen:
     return OcrScreen(OcrConfig(deadline_s=30.0))
-
-
-@pytest.fixture(scope="module")
-def engine() -> PolicyEngine:
-    return rules_engine()
 
 
 def compact(text: str) -> str:

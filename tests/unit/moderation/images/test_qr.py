@@ -21,17 +21,11 @@ from pipelines.moderation.policy.config import Policy
 from pipelines.moderation.policy.engine import PolicyEngine
 from pipelines.moderation.text.detectors import DetectContext
 from pipelines.moderation.text.normalize import NormalizedText
-from tests.unit.shipped import rules_engine
 
 
 @pytest.fixture(scope="module")
 def codes() -> CodeScreen:
     return CodeScreen(CodeConfig(deadline_s=30.0))
-
-
-@pytest.fixture(scope="module")
-def engine() -> PolicyEngine:
-    return rules_engine()
 
 
 def qr_image(payload: str, scale: int = 6) -> Image.Image:
