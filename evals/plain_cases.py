@@ -13,6 +13,7 @@ recall as a diagnostic.
 from __future__ import annotations
 
 from evals.plain_cases_base import PlainCase
+from evals.plain_cases_second import SECOND_AUTHOR_CASES
 
 
 def _cases(lang: str, categories: str, *texts: str) -> list[PlainCase]:
@@ -307,8 +308,6 @@ MORE_BENIGN: list[PlainCase] = [
         "这把刀是送给爸爸的生日礼物，切菜特别好用",
     ),
 ]
-
-from evals.plain_cases_second import SECOND_AUTHOR_CASES  # noqa: E402 - it imports PlainCase from here
 
 FIRST_AUTHOR_CASES: list[PlainCase] = [*POSITIVES, *MORE_POSITIVES, *BENIGN, *MORE_BENIGN]
 # the development sets: the policy's rules were written and extended against these

@@ -14,14 +14,15 @@ Decisions:
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Sequence
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pipelines.moderation.images.screeners import ImageScreenConfig
 from pipelines.moderation.policy.config import compile_linear
 from pipelines.moderation.text.classifier.layer import ClassifierConfig, ClassifierLayer
+from pipelines.moderation.text.classifier.model import logit, sigmoid
 from pipelines.moderation.text.detectors import DetectContext, Detector, Hit
 from pipelines.moderation.text.guard import GuardConfig, GuardModel, GuardVerdict
 from pipelines.moderation.text.normalize import NormalizedText
@@ -165,23 +166,24 @@ class ProfanityLayer:
         self.config = config
         self._predict_prob: Callable[[list[str]], Sequence[float]] = predict_prob
         self._target = compile_linear(config.target_pattern) if config.require_target else None
-        self._shift = -math.log(config.operating_point / (1.0 - config.operating_point))
+        self._shift = -logit(config.operating_point)
 
     def detect(self, text: NormalizedText, context: DetectContext) -> list[Hit]:
         spans = sentence_spans(text.original, self.config.max_sentences)
+        pieces = [(start, end, text.original[start:end]) for start, end in spans]
         if self._target is not None:
-            spans = [(s, e) for s, e in spans if self._target.search(text.original[s:e]) is not None]
-        if not spans:
+            pieces = [piece for piece in pieces if self._target.search(piece[2]) is not None]
+        if not pieces:
             return []
-        probabilities = self._predict_prob([text.original[start:end] for start, end in spans])
+        probabilities = self._predict_prob([piece for _, _, piece in pieces])
         return [
             Hit(self.config.category, start, end, self._score(float(p)), self.name, "")
-            for (start, end), p in zip(spans, probabilities, strict=True)
+            for (start, end, _), p in zip(pieces, probabilities, strict=True)
         ]
 
     def _score(self, probability: float) -> float:
-        p = min(max(probability, 1e-6), 1.0 - 1e-6)
-        return 1.0 / (1.0 + math.exp(-(math.log(p / (1.0 - p)) + self._shift)))
+        """The probability moved so that ``operating_point`` reads 0.5 (the model's 0 and 1 kept finite)."""
+        return float(sigmoid(np.float64(logit(min(max(probability, 1e-6), 1.0 - 1e-6)) + self._shift)))
 
 
 class GuardLayer:

@@ -24,14 +24,13 @@ Decisions:
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pipelines.moderation.text.classifier.model import DEFAULT_ARTIFACT, TextClassifier, sigmoid
+from pipelines.moderation.text.classifier.model import DEFAULT_ARTIFACT, TextClassifier, logit, sigmoid
 from pipelines.moderation.text.detectors import DetectContext, Hit
 from pipelines.moderation.text.normalize import NormalizedText
 from pipelines.moderation.text.sentences import sentence_spans
@@ -120,7 +119,7 @@ class ClassifierLayer:
         # moving the operating point from t0 to t adds logit(t0) - logit(t) to the decision value
         self._shift = np.array(
             [
-                _logit(thresholds[c]) - _logit(config.operating_points[c]) if c in config.operating_points else 0.0
+                logit(thresholds[c]) - logit(config.operating_points[c]) if c in config.operating_points else 0.0
                 for c in self.model.categories
             ],
             dtype=np.float32,
@@ -168,7 +167,3 @@ class ClassifierLayer:
                 if reported and score >= floor:
                     hits.append(Hit(name, start, end, score, self.name, ""))
         return hits
-
-
-def _logit(p: float) -> float:
-    return math.log(p / (1.0 - p))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,3 +141,8 @@ class TextClassifier:
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -40.0, 40.0)))
+
+
+def logit(p: float) -> float:
+    """The inverse of :func:`sigmoid` for a probability strictly between 0 and 1."""
+    return math.log(p / (1.0 - p))
